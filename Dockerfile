@@ -1,0 +1,58 @@
+# One image for both processes:
+#   API (default):  gunicorn --config python:service.gunicorn_conf service.wsgi:app
+#   worker:         python -m worker.main
+# Build:  docker build -t keras-training-service .
+
+# ---- builder: resolve and install the pinned runtime dependencies into a venv ----
+FROM python:3.11-slim-bookworm AS builder
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_INPUT=1
+
+RUN python -m venv /opt/venv
+ENV PATH="/opt/venv/bin:$PATH"
+
+# Only the requirements file, so code edits do not invalidate this (slow) layer.
+COPY requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir -r /tmp/requirements.txt
+
+# ---- runtime: the venv and the application code, nothing else ----
+FROM python:3.11-slim-bookworm AS runtime
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH="/opt/venv/bin:$PATH" \
+    HOST=0.0.0.0 \
+    PORT=8000 \
+    ARTIFACT_ROOT=/data/artifacts \
+    TF_CPP_MIN_LOG_LEVEL=2 \
+    GUNICORN_CMD_ARGS="--worker-tmp-dir /dev/shm"
+
+# Unprivileged user; it owns only the artifact directory (code and venv stay root-owned).
+# A home directory so Keras can write its ~/.keras config.
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --no-log-init --uid 10001 --gid app \
+        --create-home --home-dir /home/app --shell /usr/sbin/nologin app \
+    && mkdir -p /data/artifacts \
+    && chown app:app /data/artifacts
+
+COPY --from=builder /opt/venv /opt/venv
+
+# service/routes/health.py serves openapi.yaml from parents[2], i.e. /app.
+WORKDIR /app
+COPY service/ ./service/
+COPY worker/ ./worker/
+COPY openapi.yaml ./
+
+USER 10001:10001
+
+VOLUME ["/data/artifacts"]
+EXPOSE 8000
+
+# Liveness of the API (TensorFlow is imported in each gunicorn worker before it serves).
+# The worker container has no HTTP server: its compose service disables this check.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=4)"]
+
+CMD ["gunicorn", "--config", "python:service.gunicorn_conf", "service.wsgi:app"]

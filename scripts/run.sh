@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make run`: Redis (a private redis-server unless REDIS_URL is set), WORKERS training
+# workers (default 1) and the API under gunicorn on HOST:PORT (default 127.0.0.1:8000).
+# Ctrl-C stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+mkdir -p var/log var/artifacts
+export ARTIFACT_ROOT="${ARTIFACT_ROOT:-var/artifacts}"
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+redis_answers() {
+  "$BIN/python" -c "import redis, sys; redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1).ping()" "$1" 2>/dev/null
+}
+
+if [ -z "${REDIS_URL:-}" ]; then
+  port="${REDIS_PORT:-6380}"
+  export REDIS_URL="redis://127.0.0.1:${port}/0"
+  if redis_answers "$REDIS_URL"; then
+    echo "Using the Redis already answering on port ${port}."
+  else
+    mkdir -p var/redis
+    # Append-only persistence: queued and finished jobs survive a Redis restart.
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$PWD/var/redis" \
+      --appendonly yes --appendfsync everysec --save "" \
+      --logfile "$PWD/var/log/redis.log" &
+    pids+=($!)
+    for _ in $(seq 50); do redis_answers "$REDIS_URL" && break; sleep 0.1; done
+    redis_answers "$REDIS_URL" || { echo "redis-server did not start; see var/log/redis.log" >&2; exit 1; }
+    echo "Started a private redis-server on port ${port} (data in var/redis)."
+  fi
+fi
+
+for _ in $(seq "${WORKERS:-1}"); do
+  "$BIN/python" -m worker.main >>var/log/worker.log 2>&1 &
+  pids+=($!)
+done
+echo "Started ${WORKERS:-1} worker(s) (log: var/log/worker.log)."
+echo "API on http://${HOST:-127.0.0.1}:${PORT:-8000} (Ctrl-C stops everything)."
+"$BIN/gunicorn" --config python:service.gunicorn_conf service.wsgi:app &
+pids+=($!)
+wait -n

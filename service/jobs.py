@@ -1,0 +1,192 @@
+"""Training jobs on RQ: the only module that talks to RQ and Redis.
+
+The API submits and reads jobs through `JobQueue`; the worker reports a running job's
+progress through `JobReporter`. Both keep job state in RQ's own job hash (status and
+timestamps from RQ, our fields in `job.meta`), so a job record lives and expires as one.
+Jobs are serialized as JSON, never pickled: a spec is data and stays data.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from service.config import Settings
+from service.errors import ServiceError, TrainingTimedOut, WorkerLost
+
+TASK = "worker.tasks.train"  # by name: the API never imports the worker or TensorFlow
+INDEX_KEY = "keras-service:jobs"  # sorted set of job IDs by submission time, for listing
+
+STATUSES = ("queued", "started", "finished", "failed", "canceled")
+# RQ's statuses folded into ours: a deferred or scheduled job is still waiting.
+_FROM_RQ = {
+    "queued": "queued",
+    "deferred": "queued",
+    "scheduled": "queued",
+    "started": "started",
+    "finished": "finished",
+    "failed": "failed",
+    "stopped": "canceled",
+    "canceled": "canceled",
+}
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """What a client may know of a job, independent of RQ."""
+
+    id: str
+    name: str | None
+    status: str
+    created_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    epoch: int
+    epochs: int
+    history: dict[str, list[float | None]] = field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+    @property
+    def fraction(self) -> float:
+        if self.status == "finished":
+            return 1.0  # early stopping may end before `epochs`; the job is still done
+        return round(self.epoch / self.epochs, 4) if self.epochs else 0.0
+
+
+def connect(settings: Settings) -> Redis:
+    """A Redis client that fails fast (503) rather than hanging a request."""
+    return Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=settings.redis_timeout_s,
+        socket_timeout=settings.redis_timeout_s,
+    )
+
+
+class JobQueue:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.queue = Queue(settings.queue_name, connection=redis, serializer=JSONSerializer)
+
+    def submit(self, spec: dict[str, Any]) -> JobRecord:
+        """Queue a training job for a normalized spec."""
+        job_id = str(uuid.uuid4())
+        # Indexed first: a listing skips (and forgets) IDs whose job is missing, so a
+        # failure between the two writes leaves nothing visible behind.
+        self.redis.zadd(INDEX_KEY, {job_id: time.time()})
+        job = self.queue.enqueue(
+            TASK,
+            spec,
+            job_id=job_id,
+            job_timeout=self.settings.job_timeout_s,
+            result_ttl=self.settings.job_ttl_s,
+            failure_ttl=self.settings.job_ttl_s,
+            # RQ would otherwise store a repr of the whole spec (inline data included).
+            description=spec.get("name") or "training job",
+            meta={"name": spec.get("name"), "epochs": spec["fit"]["epochs"]},
+        )
+        return self._record(job)
+
+    def get(self, job_id: str) -> JobRecord | None:
+        try:
+            job = Job.fetch(job_id, connection=self.redis, serializer=JSONSerializer)
+        except NoSuchJobError:
+            return None
+        return self._record(job)
+
+    def list(self, status: str | None = None, limit: int = 20) -> list[JobRecord]:
+        """Jobs newest first, optionally only those with `status`."""
+        found: list[JobRecord] = []
+        start, page = 0, max(limit, 50)
+        while len(found) < limit:
+            ids = [i.decode() for i in self.redis.zrevrange(INDEX_KEY, start, start + page - 1)]
+            if not ids:
+                break
+            jobs = Job.fetch_many(ids, connection=self.redis, serializer=JSONSerializer)
+            expired = [job_id for job_id, job in zip(ids, jobs, strict=True) if job is None]
+            if expired:
+                self.redis.zrem(INDEX_KEY, *expired)
+                start -= len(expired)
+            records = (self._record(job) for job in jobs if job is not None)
+            found += [r for r in records if status is None or r.status == status]
+            start += page
+        return found[:limit]
+
+    def ping(self) -> None:
+        self.redis.ping()
+
+    def _record(self, job: Job) -> JobRecord:
+        meta = job.meta or {}
+        status = _FROM_RQ.get(job.get_status(refresh=False) or "queued", "queued")
+        error = meta.get("error")
+        if status == "failed" and error is None:
+            error = self._unreported_failure(job).to_problem()
+            del error["status"]
+        return JobRecord(
+            id=job.id,
+            name=meta.get("name"),
+            status=status,
+            created_at=_utc(job.created_at),
+            started_at=_utc(job.started_at),
+            ended_at=_utc(job.ended_at),
+            epoch=meta.get("epoch", 0),
+            epochs=meta.get("epochs", 0),
+            history=meta.get("history", {}),
+            result=meta.get("result"),
+            error=error,
+        )
+
+    def _unreported_failure(self, job: Job) -> ServiceError:
+        # The worker reports every failure it sees; one it did not report ended the work
+        # horse itself. Say which in a user's words; RQ's traceback stays in Redis.
+        result = job.latest_result()
+        if result is not None and "JobTimeoutException" in (result.exc_string or ""):
+            return TrainingTimedOut(
+                f"Training ran longer than this service allows ({self.settings.job_timeout_s}"
+                " s, JOB_TIMEOUT) and was stopped. Use fewer epochs or a smaller model."
+            )
+        return WorkerLost(
+            "The worker stopped before the job finished (it was killed or ran out of "
+            "memory). Submit the job again; if it fails again, try a smaller model or batch."
+        )
+
+
+class JobReporter:
+    """Writes a running job's progress, result or error into its record (worker side)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.job.meta.setdefault("history", {})
+
+    def epoch(self, epoch: int, logs: dict[str, float | None]) -> None:
+        history = self.job.meta["history"]
+        for name, value in logs.items():
+            history.setdefault(name, []).append(value)
+        self.job.meta["epoch"] = epoch
+        self.job.save_meta()
+
+    def finished(self, result: dict[str, Any]) -> None:
+        self.job.meta["result"] = result
+        self.job.save_meta()
+
+    def failed(self, error: ServiceError) -> None:
+        problem = error.to_problem()
+        del problem["status"]  # the job failed; no HTTP exchange did
+        self.job.meta["error"] = problem
+        self.job.save_meta()
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

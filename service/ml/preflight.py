@@ -1,0 +1,47 @@
+"""Checks a spec against its data and Keras before any training is paid for.
+
+The API runs these before queueing a job (so mistakes are a 422, not a failed job) and
+for dry-run summaries; the worker reuses `load_data`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.errors import InvalidSpec
+from service.ml.builder import build_model, shape_only
+from service.ml.catalog import LOSSES, LossKind
+from service.ml.checks import check_fit
+from service.ml.datasets import Dataset, load_dataset
+from service.ml.summary import summarize
+
+
+def load_data(spec: dict[str, Any]) -> Dataset:
+    """The spec's data, split by its seed; stratified for classification losses."""
+    kind = LOSSES[spec["compile"]["loss"]["type"]].kind
+    return load_dataset(spec["data"], spec["fit"]["seed"], stratify=kind is not LossKind.REGRESSION)
+
+
+def model_summary(model_spec: dict[str, Any], max_params: int) -> dict[str, Any]:
+    """The summary of the model a spec describes, built shapes-only (no weights are
+    allocated, so an oversized spec is refused without costing its memory)."""
+    with shape_only():
+        summary = summarize(build_model(model_spec))
+    if summary["total_params"] > max_params:
+        raise InvalidSpec(
+            {
+                "model.layers": [
+                    f"The model has {summary['total_params']:,} parameters; this service "
+                    f"accepts at most {max_params:,} (MAX_PARAMS)."
+                ]
+            }
+        )
+    return summary
+
+
+def check_spec(spec: dict[str, Any], max_params: int) -> dict[str, Any]:
+    """Everything that can be known about a job before training: returns the model's
+    summary, or raises InvalidSpec naming each field that does not fit."""
+    summary = model_summary(spec["model"], max_params)
+    check_fit(spec, load_data(spec), tuple(summary["output_shape"][1:]))
+    return summary

@@ -1,0 +1,149 @@
+"""Spec -> trained model: the training run itself (what the worker executes).
+
+Specify the model, specify the loss, minimise it with gradient descent: build, compile,
+fit (reporting each finished epoch), then evaluate on the held-out test split.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from service.errors import TrainingDiverged
+from service.ml.builder import adapt_normalization, build_model, compile_model
+from service.ml.catalog import LOSSES, LossKind
+from service.ml.checks import check_fit
+from service.ml.preflight import load_data
+from service.ml.summary import summarize
+
+EpochReport = Callable[[int, dict[str, float | None]], None]
+
+
+@dataclass
+class TrainingResult:
+    model: keras.Model
+    history: dict[str, list[float | None]]
+    metrics: dict[str, float | None]
+    evaluated_on: str  # "test", or "train" when the spec holds out no test rows
+    epochs_run: int
+    best_epoch: int | None  # 1-based epoch whose weights were kept, with early stopping
+    summary: dict[str, Any]
+    seconds: float
+
+    def report(self) -> dict[str, Any]:
+        """The JSON-able outcome (everything but the model)."""
+        return {
+            "metrics": self.metrics,
+            "evaluated_on": self.evaluated_on,
+            "epochs_run": self.epochs_run,
+            "best_epoch": self.best_epoch,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def train(spec: dict[str, Any], on_epoch: EpochReport | None = None) -> TrainingResult:
+    """Train the model a normalized spec describes; `on_epoch(epoch, logs)` is called
+    after each finished epoch (1-based) with its loss and metrics."""
+    started = time.perf_counter()
+    fit = spec["fit"]
+    keras.utils.set_random_seed(fit["seed"])  # weights, dropout and shuffling
+    dataset = load_data(spec)
+    model = build_model(spec["model"])
+    output_shape = tuple(model.output_shape[1:])
+    check_fit(spec, dataset, output_shape)
+    adapt_normalization(model, dataset.train.x)
+    compile_model(model, spec["compile"])
+
+    kind = LOSSES[spec["compile"]["loss"]["type"]].kind
+    guard = DivergenceGuard()
+    callbacks: list[keras.callbacks.Callback] = [guard]
+    if on_epoch is not None:
+        callbacks.append(_EpochReporter(on_epoch))
+    stopping = None
+    if fit["early_stopping"]:
+        stopping = keras.callbacks.EarlyStopping(**fit["early_stopping"])
+        callbacks.append(stopping)
+    validation = dataset.validation
+    history = model.fit(
+        dataset.train.x,
+        targets(dataset.train.y, output_shape, kind),
+        epochs=fit["epochs"],
+        batch_size=fit["batch_size"],
+        validation_split=0.0 if validation else fit["validation_split"],
+        validation_data=(validation.x, targets(validation.y, output_shape, kind))
+        if validation
+        else None,
+        shuffle=fit["shuffle"],
+        callbacks=callbacks,
+        verbose=0,
+    ).history
+    if guard.diverged_at is not None:
+        raise TrainingDiverged(
+            f"The loss became NaN or infinite at epoch {guard.diverged_at}, so training "
+            "stopped. Try a smaller learning rate, or scale the inputs (a Normalization "
+            "layer first does it for you)."
+        )
+    evaluated_on, held_out = ("test", dataset.test) if dataset.test else ("train", dataset.train)
+    metrics = model.evaluate(
+        held_out.x,
+        targets(held_out.y, output_shape, kind),
+        batch_size=fit["batch_size"],
+        verbose=0,
+        return_dict=True,
+    )
+    best_epoch = None
+    if stopping is not None and stopping.restore_best_weights and stopping.best_weights:
+        best_epoch = stopping.best_epoch + 1
+    return TrainingResult(
+        model=model,
+        history={name: [finite_or_none(v) for v in values] for name, values in history.items()},
+        metrics={name: finite_or_none(v) for name, v in metrics.items()},
+        evaluated_on=evaluated_on,
+        epochs_run=len(history.get("loss", [])),
+        best_epoch=best_epoch,
+        summary=summarize(model),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def targets(y: np.ndarray, output_shape: tuple[int, ...], kind: LossKind) -> np.ndarray:
+    """Labels shaped like the model's output: a flat target list becomes a column for a
+    one-unit output, so losses never broadcast (n,) against (n, 1)."""
+    if kind is not LossKind.SPARSE and y.ndim == 1 and output_shape == (1,):
+        return y.reshape(-1, 1)
+    return y
+
+
+def finite_or_none(value: Any) -> float | None:
+    """A JSON-safe number: NaN and infinities (a diverged loss) become null."""
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops training at the end of the first epoch whose loss is not finite."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.diverged_at: int | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged_at = epoch + 1
+            self.model.stop_training = True
+
+
+class _EpochReporter(keras.callbacks.Callback):
+    def __init__(self, report: EpochReport) -> None:
+        super().__init__()
+        self._report = report
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._report(epoch + 1, {k: finite_or_none(v) for k, v in (logs or {}).items()})

@@ -1,0 +1,141 @@
+"""Fixtures that chain: redis_server -> settings -> app -> client, and worker.
+
+Integration tests get their own redis-server (free port, own data directory) and a
+real worker process; nothing touches a Redis that anyone else uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from service.app import create_app
+from service.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def example(name: str) -> dict[str, Any]:
+    """A spec from examples/, as a client would POST it."""
+    return json.loads((EXAMPLES / f"{name}.json").read_text())
+
+
+def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private redis-server; yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (make test installs it)")
+    port = free_port()
+    data = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(data),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(data / "redis.log"),
+        ],
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    wait_until(lambda: _pings(client), timeout=10)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def settings(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        redis_url=redis_server,
+        artifact_root=str(tmp_path_factory.mktemp("artifacts")),
+        job_timeout_s=300,
+    )
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Any:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A real worker process (python -m worker.main); yields its log file."""
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {
+        **os.environ,
+        "REDIS_URL": settings.redis_url,
+        "ARTIFACT_ROOT": settings.artifact_root,
+        "JOB_TIMEOUT": str(settings.job_timeout_s),
+        "PYTHONPATH": str(ROOT),
+    }
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "worker.main"], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    yield log
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def finished_job(client: Any, job_id: str, timeout: float = 180) -> dict[str, Any]:
+    """Poll a job until it ends; return its resource."""
+
+    def ended() -> dict[str, Any] | None:
+        job = client.get(f"/v1/jobs/{job_id}").get_json()
+        return job if job["status"] in ("finished", "failed", "canceled") else None
+
+    return wait_until(ended, timeout=timeout, interval=0.1)
