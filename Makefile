@@ -14,7 +14,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 setup: $(STAMP)
-	@scripts/ensure-redis-server.sh
+	@scripts/ensure-package.sh redis-server
 
 run: setup
 	scripts/run.sh
@@ -34,6 +34,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: setup
+	@scripts/ensure-package.sh wrk
+	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/predict_latency.py
 
 clean:

@@ -3,9 +3,11 @@
 Run by hand (`make bench`); prints a table. It trains the digits recipe in-process,
 stores it as a job's artifacts, then times:
   - keras `model.predict()` on one row (what a hand-rolled Flask script often does),
-  - our compiled predictor on one row (what /predict runs),
-  - HTTP round trips to gunicorn (the project's config) on 127.0.0.1: /healthz as the
-    floor of the stack, and /v1/models/<id>/predict with one row.
+  - our predictor on one row, on its NumPy path (what /predict runs for this model) and
+    on its TensorFlow path (what it runs for models outside the dense family),
+  - HTTP round trips to gunicorn (the project's config) from a Python client on
+    127.0.0.1, a new connection each: /healthz as the floor of the stack, and
+    /v1/models/<id>/predict with one row. (bench/serving.py measures under load.)
 Numbers are for comparing within one run; the machine is shared and noisy.
 """
 
@@ -31,7 +33,7 @@ import numpy as np  # noqa: E402
 
 from service.ml.artifacts import ArtifactStore  # noqa: E402
 from service.ml.datasets import builtin_arrays  # noqa: E402
-from service.ml.predictor import load_predictor  # noqa: E402
+from service.ml.predictor import Predictor, load_predictor  # noqa: E402
 from service.ml.training import train  # noqa: E402
 from service.schemas import load_spec  # noqa: E402
 
@@ -77,11 +79,13 @@ def main() -> None:
     start = time.perf_counter()
     predictor = load_predictor(ArtifactStore(root).model_path(job_id))
     cold_ms = (time.perf_counter() - start) * 1000
+    tf_path = Predictor(result.model, numpy_path=False)
     rows = {
         "keras model.predict(), 1 row": timings_ms(
             lambda: result.model.predict(row, verbose=0), 200
         ),
-        "compiled predictor, 1 row": timings_ms(lambda: predictor.predict(row), 2000),
+        "predictor, TensorFlow path, 1 row": timings_ms(lambda: tf_path.predict(row), 2000),
+        "predictor, NumPy path, 1 row": timings_ms(lambda: predictor.predict(row), 2000),
     }
 
     port = free_port()
@@ -125,11 +129,11 @@ def main() -> None:
         p50 = statistics.median(samples)
         p99 = statistics.quantiles(samples, n=100)[98]
         print(f"| {name:34} | {p50:8.3f} | {p99:8.3f} | {statistics.fmean(samples):8.3f} |")
-    print(f"\nload_predictor (load + trace), in-process: {cold_ms:.0f} ms")
+    print(f"\nload_predictor (load + prepare), in-process: {cold_ms:.0f} ms")
     print(f"first HTTP predict of a gunicorn worker (cold load): {http_cold_ms:.0f} ms")
     keras_p50 = statistics.median(rows["keras model.predict(), 1 row"])
-    ours_p50 = statistics.median(rows["compiled predictor, 1 row"])
-    print(f"model.predict / compiled predictor, p50: {keras_p50 / ours_p50:.0f}x")
+    ours_p50 = statistics.median(rows["predictor, NumPy path, 1 row"])
+    print(f"model.predict / our predictor, p50: {keras_p50 / ours_p50:,.0f}x")
 
 
 if __name__ == "__main__":

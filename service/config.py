@@ -34,6 +34,9 @@ class Settings:
     max_predict_rows: int = 10_000
     # How long a Redis call may hang before the API answers 503.
     redis_timeout_s: float = 2.0
+    # Models each API process loads at start instead of on first use: job IDs separated
+    # by commas, or "*" for the most recently trained ones (up to MODEL_CACHE_SIZE).
+    preload_models: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

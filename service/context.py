@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 from service.config import Settings
-from service.errors import ModelUnavailable
+from service.errors import JobNotFinished, ModelUnavailable, NotFound
 from service.jobs import JobQueue, connect
 from service.ml.artifacts import ArtifactStore
 from service.ml.cache import ModelCache
@@ -37,7 +37,7 @@ class Services:
             from service.ml.predictor import load_predictor
 
             try:
-                return load_predictor(store.model_path(job_id))
+                return load_predictor(store.model_path(job_id), store.read(job_id, "classes"))
             except Exception:
                 log.exception("cannot load the model of job %s", job_id)
                 raise ModelUnavailable(
@@ -50,6 +50,44 @@ class Services:
             store=store,
             models=ModelCache(load, settings.model_cache_size),
         )
+
+    def predictor(self, job_id: str) -> Predictor:
+        """The job's model, ready to predict; a cached one costs no disk or Redis call."""
+        if job_id not in self.models:
+            self.require_model(job_id)
+        return self.models.get(job_id)
+
+    def require_model(self, job_id: str) -> None:
+        """Return if the job's artifacts are stored; else say why in the right status."""
+        if self.store.has_model(job_id):
+            return
+        record = self.jobs.get(job_id)
+        if record is None:
+            raise NotFound(f"No job {job_id}.")
+        if record.status != "finished":
+            raise JobNotFinished(
+                f"Job {job_id} is {record.status}; its model is available once it has finished.",
+                job_status=record.status,
+            )
+        raise ModelUnavailable(
+            f"Job {job_id} finished, but its model is missing from the artifact store."
+        )
+
+    def preload(self) -> list[str]:
+        """Load the models PRELOAD_MODELS names; return the IDs loaded."""
+        wanted = self.settings.preload_models.strip()
+        if wanted == "*":
+            ids = self.store.recent_job_ids(self.models.size)
+        else:
+            ids = [i.strip() for i in wanted.split(",") if i.strip()]
+        loaded = []
+        for job_id in ids:
+            try:
+                self.models.get(job_id)
+                loaded.append(job_id)
+            except Exception:  # a bad ID must not stop the API from starting
+                log.warning("PRELOAD_MODELS: cannot load %s", job_id)
+        return loaded
 
 
 def services() -> Services:

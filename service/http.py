@@ -6,12 +6,13 @@ from typing import Any
 
 from flask import request
 
-from service.errors import MalformedRequest, NotFound, UnsupportedMediaType
+from service.errors import InvalidInput, MalformedRequest, NotFound, UnsupportedMediaType
 from service.ml.artifacts import is_job_id
+from service.schemas import choice_message
 
 
-def json_body() -> Any:
-    """The request's JSON body, or a 415 / 400 problem that says what was wrong."""
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a 415 / 400 problem that says what was wrong."""
     if not request.is_json:
         received = request.mimetype or "no Content-Type"
         raise UnsupportedMediaType(
@@ -20,7 +21,17 @@ def json_body() -> Any:
     body = request.get_json(silent=True)
     if body is None:
         raise MalformedRequest("The request body is not valid JSON.")
+    if not isinstance(body, dict):
+        raise MalformedRequest(f"Expected a JSON object. Received: {type(body).__name__}.")
     return body
+
+
+def check_fields(body: dict[str, Any], allowed: tuple[str, ...], required: tuple[str, ...]) -> None:
+    """422 for a missing field, or one the endpoint does not know (naming the closest)."""
+    errors = {k: [choice_message(k, allowed, "field")] for k in body if k not in allowed}
+    errors |= {k: ["Missing data for required field."] for k in required if k not in body}
+    if errors:
+        raise InvalidInput(errors)
 
 
 def checked_job_id(job_id: str) -> str:

@@ -37,8 +37,15 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(Exception, _unexpected)
 
 
+# TF Serving and KServe V2 clients read an error's message from an "error" member.
+_ERROR_MEMBER_BLUEPRINTS = {"tfserving", "kserve"}
+
+
 def problem_response(error: errors.ServiceError) -> Response:
-    response = current_app.json.response(error.to_problem(instance=request.path))
+    problem = error.to_problem(instance=request.path)
+    if request.blueprint in _ERROR_MEMBER_BLUEPRINTS:
+        problem["error"] = error.detail
+    response = current_app.json.response(problem)
     response.status_code = error.status
     response.mimetype = PROBLEM_JSON
     response.headers.update(error.headers)

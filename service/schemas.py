@@ -14,7 +14,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from service.errors import InvalidInput, InvalidRequest, InvalidSpec, MalformedRequest
+from service.errors import InvalidSpec
 from service.ml.catalog import (
     ACTIVATIONS,
     DATASETS,
@@ -324,31 +324,21 @@ def has_validation(spec: Mapping[str, Any]) -> bool:
     return spec["fit"]["validation_split"] > 0 or "validation" in spec.get("data", {})
 
 
-class PredictRequestSchema(StrictSchema):
-    instances = fields.Raw(required=True)
-
-
-def load_spec(body: Any) -> dict[str, Any]:
+def load_spec(body: dict[str, Any]) -> dict[str, Any]:
     """A normalized training spec from a request body, or InvalidSpec naming each field."""
-    return _load(TrainingSpecSchema(), body, InvalidSpec)
+    return _load(TrainingSpecSchema(), body)
 
 
-def load_model_spec(body: Any) -> dict[str, Any]:
+def load_model_spec(body: dict[str, Any]) -> dict[str, Any]:
     """A spec for a dry run: only `model` is needed; whatever else is given is checked."""
-    return _load(TrainingSpecSchema(partial=("compile", "data")), body, InvalidSpec)
+    return _load(TrainingSpecSchema(partial=("compile", "data")), body)
 
 
-def load_predict_request(body: Any) -> dict[str, Any]:
-    return _load(PredictRequestSchema(), body, InvalidInput)
-
-
-def _load(schema: Schema, body: Any, error: type[InvalidRequest]) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise MalformedRequest(f"Expected a JSON object. Received: {type(body).__name__}.")
+def _load(schema: Schema, body: dict[str, Any]) -> dict[str, Any]:
     try:
         return schema.load(body)
     except ValidationError as exc:
-        raise error(flatten_errors(exc.messages)) from None
+        raise InvalidSpec(flatten_errors(exc.messages)) from None
 
 
 def flatten_errors(messages: Any, path: str = "") -> dict[str, list[str]]:

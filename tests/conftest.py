@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,58 @@ def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def trained(app: Any, worker: Path) -> Any:
+    """`trained(name)`: the finished job of examples/<name>.json, trained once a session."""
+    client, done = app.test_client(), {}
+
+    def get(name: str) -> dict[str, Any]:
+        if name not in done:
+            response = client.post("/v1/jobs", json=example(name))
+            assert response.status_code == 202, response.get_json()
+            done[name] = finished_job(client, response.get_json()["id"])
+            assert done[name]["status"] == "finished", done[name]["error"]
+        return done[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real gunicorn server with the project's config; yields its base URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    env = {
+        **os.environ,
+        "REDIS_URL": settings.redis_url,
+        "ARTIFACT_ROOT": settings.artifact_root,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+    }
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [str(gunicorn), "--config", "python:service.gunicorn_conf", "service.wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _answers(f"{base}/healthz"), timeout=60, interval=0.2)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def finished_job(client: Any, job_id: str, timeout: float = 180) -> dict[str, Any]:

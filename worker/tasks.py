@@ -43,6 +43,7 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
                 "history": result.history,
                 "metrics": report,
                 "summary": result.summary,
+                **({"classes": result.classes} if result.classes else {}),
             },
         )
     except ServiceError as exc:

@@ -43,6 +43,14 @@ class ArtifactStore:
     def has_model(self, job_id: str) -> bool:
         return self.model_path(job_id).is_file()
 
+    def recent_job_ids(self, limit: int) -> list[str]:
+        """IDs of the jobs with stored models, most recently saved first."""
+        if not self.root.is_dir():
+            return []
+        dirs = [p for p in self.root.iterdir() if is_job_id(p.name) and (p / MODEL_FILE).is_file()]
+        dirs.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        return [p.name for p in dirs[:limit]]
+
     def read(self, job_id: str, document: str) -> Any:
         """One JSON document (`spec`, `history`, `metrics`, `summary`), or None."""
         try:

@@ -40,6 +40,7 @@ class Dataset:
     validation: Split | None
     test: Split | None
     source: str  # how messages refer to the data: "dataset 'digits'" or "data.x"
+    class_names: tuple[str | int, ...] | None = None  # label of each class index, if known
 
     @property
     def row_shape(self) -> tuple[int, ...]:
@@ -61,10 +62,10 @@ def load_dataset(data_spec: dict[str, Any], seed: int, stratify: bool) -> Datase
     if "dataset" in data_spec:
         name = data_spec["dataset"]
         x, y = builtin_arrays(name, data_spec.get("n_samples", SUM_OF_TWO_ROWS), seed)
-        source = f"dataset '{name}'"
+        source, names = f"dataset '{name}'", class_names(name)
     else:
         x, y = _inline_arrays(data_spec, "data")
-        source = "data.x"
+        source, names = "data.x", None
         for key in ("validation", "test"):
             if key in data_spec:
                 given[key] = Split(*_inline_arrays(data_spec[key], f"data.{key}", like=(x, y)))
@@ -72,7 +73,7 @@ def load_dataset(data_spec: dict[str, Any], seed: int, stratify: bool) -> Datase
         train, test = _shuffled(x, y, seed), given["test"]
     else:
         train, test = split(x, y, data_spec.get("test_fraction", 0.0), seed, stratify)
-    return Dataset(train=train, validation=given.get("validation"), test=test, source=source)
+    return Dataset(train, given.get("validation"), test, source, names)
 
 
 def builtin_arrays(name: str, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +86,7 @@ def builtin_arrays(name: str, n_samples: int, seed: int) -> tuple[np.ndarray, np
 
 
 @cache
-def _sklearn_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
+def _sklearn_bunch(name: str) -> Any:
     # Imported here: scikit-learn costs ~0.5 s to import and only data loading needs it.
     from sklearn import datasets
 
@@ -97,7 +98,13 @@ def _sklearn_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
         "breast_cancer": datasets.load_breast_cancer,
         "diabetes": datasets.load_diabetes,
     }
-    x, y = loaders[name](return_X_y=True)
+    return loaders[name]()
+
+
+@cache
+def _sklearn_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
+    bunch = _sklearn_bunch(name)
+    x, y = bunch.data, bunch.target
     if name == "digits_binary":  # the classic "is it a 0 or a 1?" recipe
         keep = y < 2
         x, y = x[keep], y[keep]
@@ -106,6 +113,15 @@ def _sklearn_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
     x.setflags(write=False)  # cached and shared: nobody may modify them
     y.setflags(write=False)
     return x, y
+
+
+def class_names(name: str) -> tuple[str | int, ...] | None:
+    """The label of each class index of a built-in classification dataset."""
+    if name in ("digits", "digits_binary"):
+        return tuple(range(10 if name == "digits" else 2))
+    if name in ("iris", "wine", "breast_cancer"):
+        return tuple(str(n) for n in _sklearn_bunch(name).target_names)
+    return None
 
 
 def split(

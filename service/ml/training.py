@@ -19,6 +19,7 @@ from service.errors import TrainingDiverged
 from service.ml.builder import adapt_normalization, build_model, compile_model
 from service.ml.catalog import LOSSES, LossKind
 from service.ml.checks import check_fit
+from service.ml.classes import class_map
 from service.ml.preflight import load_data
 from service.ml.summary import summarize
 
@@ -34,6 +35,7 @@ class TrainingResult:
     epochs_run: int
     best_epoch: int | None  # 1-based epoch whose weights were kept, with early stopping
     summary: dict[str, Any]
+    classes: dict[str, Any] | None  # how outputs map to class labels (classifiers only)
     seconds: float
 
     def report(self) -> dict[str, Any]:
@@ -108,6 +110,7 @@ def train(spec: dict[str, Any], on_epoch: EpochReport | None = None) -> Training
         epochs_run=len(history.get("loss", [])),
         best_epoch=best_epoch,
         summary=summarize(model),
+        classes=class_map(spec["compile"]["loss"], output_shape, dataset.class_names),
         seconds=time.perf_counter() - started,
     )
 

@@ -7,37 +7,31 @@ from typing import Any
 
 from flask import Blueprint
 
-from service.context import Services, services
-from service.errors import InvalidInput, JobNotFinished, ModelUnavailable, NotFound
-from service.http import checked_job_id, json_body
-from service.ml.arrays import rows_to_array
-from service.schemas import load_model_spec, load_predict_request
+from service.context import services
+from service.errors import ModelUnavailable
+from service.http import check_fields, checked_job_id, json_body
+from service.schemas import load_model_spec
+from service.serving import answer, check_return, rows_batch
 
 bp = Blueprint("models", __name__)
 
 
 @bp.post("/v1/models/<job_id>/predict")
 def predict(job_id: str) -> dict[str, Any]:
+    """{"instances": [...], "return": "probabilities" | "classes" | "both"}."""
     ctx = services()
-    body = load_predict_request(json_body())
-    _require_model(ctx, checked_job_id(job_id))
-    predictor = ctx.models.get(job_id)
-    instances = body["instances"]
-    limit = ctx.settings.max_predict_rows
-    if isinstance(instances, list) and len(instances) > limit:
-        raise InvalidInput(
-            {"instances": [f"At most {limit:,} instances per request (MAX_PREDICT_ROWS)."]}
-        )
-    batch = rows_to_array(
-        instances, "instances", InvalidInput, predictor.input_shape, "the model's input shape"
-    )
-    return {"predictions": predictor.predict(batch).tolist()}
+    body = json_body()
+    check_fields(body, ("instances", "return"), ("instances",))
+    predictor = ctx.predictor(checked_job_id(job_id))
+    wanted = check_return(body.get("return", "probabilities"), predictor)
+    batch = rows_batch(body["instances"], predictor, ctx.settings.max_predict_rows, "instances")
+    return answer(predictor.predict(batch), predictor, wanted)
 
 
 @bp.get("/v1/models/<job_id>/summary")
 def summary(job_id: str) -> dict[str, Any]:
     ctx = services()
-    _require_model(ctx, checked_job_id(job_id))
+    ctx.require_model(checked_job_id(job_id))
     found = ctx.store.read(job_id, "summary")
     if found is None:
         raise ModelUnavailable(f"The summary of job {job_id} is missing from the artifact store.")
@@ -51,20 +45,3 @@ def dry_run_summary() -> dict[str, Any]:
 
     spec = load_model_spec(json_body())
     return model_summary(spec["model"], services().settings.max_params)
-
-
-def _require_model(ctx: Services, job_id: str) -> None:
-    """Return if the job's artifacts are stored; else say why in the right status."""
-    if ctx.store.has_model(job_id):
-        return
-    record = ctx.jobs.get(job_id)
-    if record is None:
-        raise NotFound(f"No job {job_id}.")
-    if record.status != "finished":
-        raise JobNotFinished(
-            f"Job {job_id} is {record.status}; its model is available once it has finished.",
-            job_status=record.status,
-        )
-    raise ModelUnavailable(
-        f"Job {job_id} finished, but its model is missing from the artifact store."
-    )
