@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -18,14 +19,20 @@ _ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 class OrjsonProvider(JSONProvider):
     """JSON through orjson: several times faster than the standard library on the
-    predict path, serializes NumPy arrays without `tolist()`, writes NaN as null, and
-    refuses the NaN and Infinity literals that are not JSON."""
+    predict path, serializes NumPy arrays without `tolist()` and writes NaN as null.
+
+    A body orjson refuses is parsed again by the standard library, which also accepts
+    the NaN and Infinity literals some clients send: validation then refuses them with
+    a 422 naming the row, rather than a bare 400."""
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         return orjson.dumps(obj, option=_ORJSON).decode()
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        return orjson.loads(s)
+        try:
+            return orjson.loads(s)
+        except orjson.JSONDecodeError:
+            return json.loads(s)
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)

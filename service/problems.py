@@ -8,6 +8,7 @@ nothing about the server (the traceback goes to the log).
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 from flask import Flask, Response, current_app, request
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -42,7 +43,8 @@ _ERROR_MEMBER_BLUEPRINTS = {"tfserving", "kserve"}
 
 
 def problem_response(error: errors.ServiceError) -> Response:
-    problem = error.to_problem(instance=request.path)
+    # `instance` is a URI reference: the path as sent, percent-encoded again.
+    problem = error.to_problem(instance=quote(request.path, safe="/:@!$&'()*+,;=~"))
     if request.blueprint in _ERROR_MEMBER_BLUEPRINTS:
         problem["error"] = error.detail
     response = current_app.json.response(problem)

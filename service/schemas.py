@@ -27,9 +27,10 @@ from service.ml.catalog import (
     Arg,
 )
 
-MAX_LAYERS = 100
-MAX_EPOCHS = 10_000
-MAX_SIZE = 1_000_000  # largest single count (units, filters, vocabulary) a spec may ask for
+# Type-level ceiling for any count in a spec (Keras sizes are int32). The service's own,
+# configurable limits (layers, units, epochs, rows) are checked after loading, in
+# service.limits, so that they can name the setting that refused the spec.
+MAX_SIZE = 2**31 - 1
 
 
 def choice_message(value: object, choices: Iterable[str], what: str) -> str:
@@ -106,12 +107,42 @@ class TargetShape(fields.Field):
         return value
 
 
+class Int(fields.Integer):
+    """A JSON integer: not a float, a string or a boolean (Python counts True as 1)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Number(fields.Float):
+    """A JSON number: marshmallow would also take "1.5" and true."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Bool(fields.Boolean):
+    """A JSON boolean: marshmallow would also take 0, 1, "yes" and "on"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _strict_int(minimum: int, maximum: int = MAX_SIZE, **kwargs: Any) -> fields.Integer:
-    return fields.Integer(strict=True, validate=validate.Range(minimum, maximum), **kwargs)
+def _strict_int(minimum: int, maximum: int = MAX_SIZE, **kwargs: Any) -> Int:
+    return Int(validate=validate.Range(minimum, maximum), **kwargs)
 
 
 def arg_field(arg: Arg, required: bool = False) -> fields.Field:
@@ -119,13 +150,11 @@ def arg_field(arg: Arg, required: bool = False) -> fields.Field:
     factories = {
         Arg.POSITIVE_INT: lambda: _strict_int(1),
         Arg.NON_NEGATIVE_INT: lambda: _strict_int(0),
-        Arg.INT: lambda: fields.Integer(strict=True),
-        Arg.FLOAT: lambda: fields.Float(),
-        Arg.POSITIVE_FLOAT: lambda: fields.Float(
-            validate=validate.Range(0, None, min_inclusive=False)
-        ),
-        Arg.FRACTION: lambda: fields.Float(validate=validate.Range(0, 1, max_inclusive=False)),
-        Arg.BOOL: fields.Boolean,
+        Arg.INT: Int,
+        Arg.FLOAT: Number,
+        Arg.POSITIVE_FLOAT: lambda: Number(validate=validate.Range(0, None, min_inclusive=False)),
+        Arg.FRACTION: lambda: Number(validate=validate.Range(0, 1, max_inclusive=False)),
+        Arg.BOOL: Bool,
         Arg.ACTIVATION: lambda: fields.String(validate=Choice(ACTIVATIONS, "activation")),
         Arg.INITIALIZER: lambda: fields.String(validate=Choice(INITIALIZERS, "initializer")),
         Arg.PADDING: lambda: fields.String(validate=Choice(("valid", "same"), "padding")),
@@ -208,7 +237,7 @@ class LayerField(fields.Field):
 
 class ModelSchema(StrictSchema):
     input_shape = fields.List(_strict_int(1), required=True, validate=validate.Length(1, 4))
-    layers = fields.List(LayerField(), required=True, validate=validate.Length(1, MAX_LAYERS))
+    layers = fields.List(LayerField(), required=True, validate=validate.Length(min=1))
 
     @validates_schema
     def _layer_names_unique(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -234,20 +263,18 @@ class CompileSchema(StrictSchema):
 
 class EarlyStoppingSchema(StrictSchema):
     monitor = fields.String(load_default="val_loss")
-    patience = _strict_int(0, MAX_EPOCHS, load_default=0)
-    min_delta = fields.Float(validate=validate.Range(0, None), load_default=0.0)
+    patience = _strict_int(0, load_default=0)
+    min_delta = Number(validate=validate.Range(0, None), load_default=0.0)
     mode = fields.String(validate=Choice(("auto", "min", "max"), "mode"), load_default="auto")
-    restore_best_weights = fields.Boolean(load_default=False)
-    start_from_epoch = _strict_int(0, MAX_EPOCHS, load_default=0)
+    restore_best_weights = Bool(load_default=False)
+    start_from_epoch = _strict_int(0, load_default=0)
 
 
 class FitSchema(StrictSchema):
-    epochs = _strict_int(1, MAX_EPOCHS, load_default=10)
+    epochs = _strict_int(1, load_default=10)
     batch_size = _strict_int(1, 1 << 16, load_default=32)
-    validation_split = fields.Float(
-        validate=validate.Range(0, 1, max_inclusive=False), load_default=0.0
-    )
-    shuffle = fields.Boolean(load_default=True)
+    validation_split = Number(validate=validate.Range(0, 1, max_inclusive=False), load_default=0.0)
+    shuffle = Bool(load_default=True)
     seed = _strict_int(0, 2**31 - 1, load_default=0)
     early_stopping = fields.Nested(EarlyStoppingSchema, allow_none=True, load_default=None)
 
@@ -266,14 +293,12 @@ class ArraysSchema(StrictSchema):
 
 class DataSchema(StrictSchema):
     dataset = fields.String(validate=Choice(DATASETS, "dataset"))
-    n_samples = _strict_int(10, 1_000_000)
+    n_samples = _strict_int(10)
     x = fields.Raw(validate=_non_empty_list)
     y = fields.Raw(validate=_non_empty_list)
     validation = fields.Nested(ArraysSchema)
     test = fields.Nested(ArraysSchema)
-    test_fraction = fields.Float(
-        validate=validate.Range(0, 1, max_inclusive=False), load_default=0.2
-    )
+    test_fraction = Number(validate=validate.Range(0, 1, max_inclusive=False), load_default=0.2)
 
     @validates_schema
     def _one_source(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -37,7 +37,7 @@ def build_model(model_spec: dict[str, Any]) -> keras.Sequential:
             taken.add(kwargs["name"])
         try:
             model.add(getattr(keras.layers, layer_spec["type"])(**kwargs))
-        except (ValueError, TypeError) as exc:  # Keras refusing this layer on this input
+        except Exception as exc:  # Keras refusing this layer on this input, however it says so
             raise InvalidSpec({f"model.layers[{i}]": [keras_message(exc)]}) from None
     return model
 

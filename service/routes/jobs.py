@@ -11,6 +11,7 @@ from service.context import services
 from service.errors import InvalidRequest, NotFound
 from service.http import checked_job_id, json_body
 from service.jobs import STATUSES, JobRecord
+from service.limits import check_limits
 from service.schemas import load_spec
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
@@ -25,6 +26,7 @@ def submit_job() -> tuple[dict[str, Any], int, dict[str, str]]:
 
     ctx = services()
     spec = load_spec(json_body())
+    check_limits(spec, ctx.settings)
     check_spec(spec, ctx.settings.max_params)
     record = ctx.jobs.submit(spec)
     return job_resource(record), 202, {"Location": url_for("jobs.get_job", job_id=record.id)}

@@ -10,6 +10,7 @@ from flask import Blueprint
 from service.context import services
 from service.errors import ModelUnavailable
 from service.http import check_fields, checked_job_id, json_body
+from service.limits import check_model_limits
 from service.schemas import load_model_spec
 from service.serving import answer, check_return, rows_batch
 
@@ -43,5 +44,7 @@ def dry_run_summary() -> dict[str, Any]:
     """The summary of a spec's model, built without training or allocating weights."""
     from service.ml.preflight import model_summary  # TensorFlow: imported on first use
 
+    settings = services().settings
     spec = load_model_spec(json_body())
-    return model_summary(spec["model"], services().settings.max_params)
+    check_model_limits(spec["model"], settings)
+    return model_summary(spec["model"], settings.max_params)

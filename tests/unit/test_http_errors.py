@@ -3,6 +3,7 @@ Redis unreachable. The app here points at a port where nothing listens."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -153,4 +154,18 @@ def test_openapi_document_is_served(http: Any) -> None:
     assert response.data.startswith(b"openapi: 3.1")
     assert (
         Path(__file__).resolve().parents[2].joinpath("openapi.yaml").read_bytes() == response.data
+    )
+
+
+def test_nan_and_infinity_literals_are_422_naming_the_row(http: Any) -> None:
+    spec = example("sum_of_two")
+    spec["data"] = {"x": [[1.0, 2.0], [3.0, 4.0]], "y": [3.0, 7.0]}
+    text = json.dumps(spec).replace("4.0]", "NaN]")
+    body = assert_problem(
+        http.post("/v1/jobs", data=text, content_type="application/json"), 422, "invalid-spec"
+    )
+    assert body["errors"] == {"data.x[1]": ["Expected finite numbers. Received NaN or Infinity."]}
+    text = json.dumps({"model": example("digits")["model"]}).replace("64]", "Infinity]", 1)
+    assert_problem(
+        http.post("/v1/summary", data=text, content_type="application/json"), 422, "invalid-spec"
     )
