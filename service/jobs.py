@@ -17,7 +17,8 @@ from typing import Any
 from redis import Redis
 from rq import Queue
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from service.config import Settings
@@ -102,10 +103,29 @@ class JobQueue:
             job = Job.fetch(job_id, connection=self.redis, serializer=JSONSerializer)
         except NoSuchJobError:
             return None
+        if job.get_status(refresh=False) == JobStatus.STARTED and self.fail_abandoned():
+            job.refresh()
         return self._record(job)
+
+    def fail_abandoned(self) -> bool:
+        """Mark failed the started jobs whose worker stopped renewing their heartbeat
+        (killed, out of memory, machine lost), so no job reads `started` forever.
+
+        RQ does this itself only in a live worker's periodic maintenance (every 10
+        minutes); doing it when a started job is read makes the outcome visible within
+        the worker's heartbeat grace even when no worker is left. Returns whether any
+        job was marked failed. Lost jobs are not retried: a job that killed its worker
+        (out of memory, say) would likely kill the next one too.
+        """
+        registry = StartedJobRegistry(queue=self.queue)
+        if not registry.get_expired_job_ids():
+            return False
+        registry.cleanup()
+        return True
 
     def list(self, status: str | None = None, limit: int = 20) -> list[JobRecord]:
         """Jobs newest first, optionally only those with `status`."""
+        self.fail_abandoned()
         found: list[JobRecord] = []
         start, page = 0, max(limit, 50)
         while len(found) < limit:

@@ -53,34 +53,33 @@ def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> Any:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private redis-server; yields its URL."""
+    port = free_port()
+    proc = start_redis(tmp_path_factory.mktemp("redis"), port)
+    yield f"redis://127.0.0.1:{port}/0"
+    stop(proc)
+
+
+def start_redis(data: Path, port: int, *options: str) -> subprocess.Popen:
+    """Start redis-server on `port` with its files in `data` (no snapshots unless
+    `options` ask for persistence); return once it answers."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed (make test installs it)")
-    port = free_port()
-    data = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--dir",
-            str(data),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--logfile",
-            str(data / "redis.log"),
-        ],
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
+    args = ["--bind", "127.0.0.1", "--port", str(port), "--dir", str(data), "--save", ""]
+    args += ["--logfile", str(data / "redis.log"), *options]
+    proc = subprocess.Popen([binary, *args])
+    client = redis.Redis(port=port)
     wait_until(lambda: _pings(client), timeout=10)
-    yield url
+    return proc
+
+
+def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
     proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _pings(client: redis.Redis) -> bool:
@@ -113,23 +112,25 @@ def client(app: Any) -> Any:
 def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A real worker process (python -m worker.main); yields its log file."""
     log = tmp_path_factory.mktemp("worker") / "worker.log"
+    proc = start_worker(settings, log)
+    yield log
+    stop(proc)
+
+
+def start_worker(settings: Settings, log: Path, *args: str) -> subprocess.Popen:
+    """`python -m worker.main` serving `settings`' Redis, queue and artifact root."""
     env = {
         **os.environ,
         "REDIS_URL": settings.redis_url,
         "ARTIFACT_ROOT": settings.artifact_root,
+        "QUEUE_NAME": settings.queue_name,
         "JOB_TIMEOUT": str(settings.job_timeout_s),
         "PYTHONPATH": str(ROOT),
     }
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "worker.main"], cwd=ROOT, env=env, stdout=out, stderr=out
+    with open(log, "a") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "worker.main", *args], cwd=ROOT, env=env, stdout=out, stderr=out
         )
-    yield log
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @pytest.fixture(scope="session")
@@ -172,8 +173,7 @@ def server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
     base = f"http://127.0.0.1:{port}"
     wait_until(lambda: _answers(f"{base}/healthz"), timeout=60, interval=0.2)
     yield base
-    proc.terminate()
-    proc.wait(timeout=30)
+    stop(proc)
 
 
 def _answers(url: str) -> bool:
