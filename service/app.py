@@ -9,6 +9,7 @@ import orjson
 from flask import Flask, Response
 from flask.json.provider import JSONProvider
 
+from service.auth import ApiKeys, authorize
 from service.config import Settings
 from service.context import EXTENSION, Services
 from service.problems import register_error_handlers
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json = OrjsonProvider(app)
     app.extensions[EXTENSION] = Services.create(settings)
+    keys = ApiKeys.from_settings(settings)  # a malformed key stops start-up here
+    app.before_request(lambda: authorize(keys))
     for blueprint in (jobs.bp, models.bp, tfserving.bp, kserve.bp, health.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)

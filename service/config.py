@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ class Settings:
     # Models each API process loads at start instead of on first use: job IDs separated
     # by commas, or "*" for the most recently trained ones (up to MODEL_CACHE_SIZE).
     preload_models: str = ""
+    # API keys as `key:read` or `key:full` entries, separated by commas or newlines, and
+    # a file holding more of them. None configured means the API is open to anyone who
+    # can reach it. Kept out of repr so that logging settings cannot leak a key.
+    api_keys: str = field(default="", repr=False)
+    api_keys_file: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -61,6 +61,24 @@ class MalformedRequest(ServiceError):
     status, slug, title = 400, "malformed-request", "Malformed request"
 
 
+class Unauthorized(ServiceError):
+    """No API key, or one this service does not know (RFC 6750's invalid_token)."""
+
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str, error: str | None = None) -> None:
+        challenge = 'Bearer realm="keras-service"'
+        if error:
+            challenge += f', error="{error}"'
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+
+
+class Forbidden(ServiceError):
+    """A known API key whose scope does not cover this request."""
+
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
 class NotFound(ServiceError):
     status, slug, title = 404, "not-found", "Not found"
 

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, send_file
 from flask.typing import ResponseReturnValue
 
+from service.auth import public
 from service.context import services
 from service.errors import ServiceUnavailable
 
@@ -16,12 +17,14 @@ OPENAPI = Path(__file__).resolve().parents[2] / "openapi.yaml"
 
 
 @bp.get("/healthz")
+@public
 def healthz() -> dict[str, Any]:
     """The process is up (nothing else is checked: a restart would not fix Redis)."""
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
+@public
 def readyz() -> dict[str, Any]:
     """Ready to take jobs: Redis answers."""
     try:
@@ -32,5 +35,6 @@ def readyz() -> dict[str, Any]:
 
 
 @bp.get("/openapi.yaml")
+@public
 def openapi() -> ResponseReturnValue:
     return send_file(OPENAPI, mimetype="application/yaml")

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, request, url_for
 
+from service.auth import FULL, READ, requires
 from service.context import services
 from service.errors import InvalidRequest, NotFound
 from service.http import checked_job_id, json_body
@@ -20,6 +21,7 @@ MAX_LIST = 100
 
 
 @bp.post("")
+@requires(FULL)
 def submit_job() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Validate the spec, check it against its data and Keras, then queue it."""
     from service.ml.preflight import check_spec  # TensorFlow: imported on first use
@@ -33,6 +35,7 @@ def submit_job() -> tuple[dict[str, Any], int, dict[str, str]]:
 
 
 @bp.get("")
+@requires(READ)
 def list_jobs() -> dict[str, Any]:
     status = request.args.get("status")
     if status is not None and status not in STATUSES:
@@ -49,6 +52,7 @@ def list_jobs() -> dict[str, Any]:
 
 
 @bp.get("/<job_id>")
+@requires(READ)
 def get_job(job_id: str) -> dict[str, Any]:
     record = services().jobs.get(checked_job_id(job_id))
     if record is None:

@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 from flask import Blueprint, Response, current_app, request
 
+from service.auth import READ, public, requires
 from service.context import services
 from service.errors import InvalidInput, MalformedRequest, NotFound
 from service.http import checked_job_id
@@ -39,6 +40,7 @@ DATATYPES = {
 
 
 @bp.get("")
+@public
 def server_metadata() -> dict[str, Any]:
     return {
         "name": "keras-training-service",
@@ -48,11 +50,13 @@ def server_metadata() -> dict[str, Any]:
 
 
 @bp.get("/health/live")
+@public
 def live() -> dict[str, Any]:
     return {"live": True}
 
 
 @bp.get("/health/ready")
+@public
 def ready() -> dict[str, Any]:
     """Ready to infer: stored models load without Redis, so this process is enough."""
     return {"ready": True}
@@ -60,6 +64,7 @@ def ready() -> dict[str, Any]:
 
 @bp.get("/models/<job_id>")
 @bp.get("/models/<job_id>/versions/<version>")
+@requires(READ)
 def model_metadata(job_id: str, version: str = VERSION) -> dict[str, Any]:
     _check_version(version)
     predictor = services().predictor(checked_job_id(job_id))
@@ -74,6 +79,7 @@ def model_metadata(job_id: str, version: str = VERSION) -> dict[str, Any]:
 
 @bp.get("/models/<job_id>/ready")
 @bp.get("/models/<job_id>/versions/<version>/ready")
+@requires(READ)
 def model_ready(job_id: str, version: str = VERSION) -> dict[str, Any]:
     """200 when the model can infer; 404 or 409 (job not finished) otherwise."""
     _check_version(version)
@@ -83,6 +89,7 @@ def model_ready(job_id: str, version: str = VERSION) -> dict[str, Any]:
 
 @bp.post("/models/<job_id>/infer")
 @bp.post("/models/<job_id>/versions/<version>/infer")
+@requires(READ)
 def infer(job_id: str, version: str = VERSION) -> Response:
     _check_version(version)
     ctx = services()

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from service.auth import READ, requires
 from service.context import services
 from service.errors import ModelUnavailable
 from service.http import check_fields, checked_job_id, json_body
@@ -18,6 +19,7 @@ bp = Blueprint("models", __name__)
 
 
 @bp.post("/v1/models/<job_id>/predict")
+@requires(READ)
 def predict(job_id: str) -> dict[str, Any]:
     """{"instances": [...], "return": "probabilities" | "classes" | "both"}."""
     ctx = services()
@@ -30,6 +32,7 @@ def predict(job_id: str) -> dict[str, Any]:
 
 
 @bp.get("/v1/models/<job_id>/summary")
+@requires(READ)
 def summary(job_id: str) -> dict[str, Any]:
     ctx = services()
     ctx.require_model(checked_job_id(job_id))
@@ -40,6 +43,7 @@ def summary(job_id: str) -> dict[str, Any]:
 
 
 @bp.post("/v1/summary")
+@requires(READ)
 def dry_run_summary() -> dict[str, Any]:
     """The summary of a spec's model, built without training or allocating weights."""
     from service.ml.preflight import model_summary  # TensorFlow: imported on first use

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from service.auth import READ, requires
 from service.context import services
 from service.errors import InvalidInput, NotFound
 from service.http import check_fields, checked_job_id, json_body
@@ -33,6 +34,7 @@ _STATES = {
 
 
 @bp.post("/v1/models/<job_id>:predict")
+@requires(READ)
 def predict(job_id: str) -> dict[str, Any]:
     ctx = services()
     body = json_body()
@@ -59,6 +61,7 @@ def predict(job_id: str) -> dict[str, Any]:
 
 
 @bp.get("/v1/models/<job_id>")
+@requires(READ)
 def status(job_id: str) -> dict[str, Any]:
     ctx = services()
     if ctx.store.has_model(checked_job_id(job_id)):
@@ -82,6 +85,7 @@ def status(job_id: str) -> dict[str, Any]:
 
 
 @bp.get("/v1/models/<job_id>/metadata")
+@requires(READ)
 def metadata(job_id: str) -> dict[str, Any]:
     predictor = services().predictor(checked_job_id(job_id))
     return {
