@@ -37,6 +37,7 @@ bench: setup
 	@scripts/ensure-package.sh wrk
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/predict_latency.py
+	$(BIN)/python bench/jobs.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -39,11 +39,38 @@ if [ -z "${REDIS_URL:-}" ]; then
   fi
 fi
 
+# TensorFlow and BLAS size their thread pools to every core; N workers each doing so
+# fight over the same cores. Each worker gets its share unless these are already set
+# (bench/README.md, "Training jobs", has the measurements). Exported in the worker's
+# subshell only: gunicorn sets its own (service/gunicorn_conf.py).
+worker_threads() {
+  local share=$(($(nproc) / ${WORKERS:-1})) name
+  [ "$share" -ge 1 ] || share=1
+  for name in TF_NUM_INTRAOP_THREADS TF_NUM_INTEROP_THREADS OMP_NUM_THREADS OPENBLAS_NUM_THREADS; do
+    export "$name=${!name:-$share}"
+  done
+}
+
+# One worker, started again whenever it exits: it leaves on purpose after
+# WORKER_MAX_JOBS jobs, to give back what its process has accumulated. After a crash it
+# waits a little, so a broken configuration does not spin. TERM stops the worker (RQ's
+# warm shutdown: the current job finishes) and then the loop.
+keep_worker() {
+  local child
+  trap '[ -n "${child:-}" ] && kill "$child" 2>/dev/null; wait; exit 0' TERM
+  worker_threads
+  while true; do
+    "$BIN/python" -m worker.main >>var/log/worker.log 2>&1 &
+    child=$!
+    wait "$child" || sleep 5
+  done
+}
+
 for _ in $(seq "${WORKERS:-1}"); do
-  "$BIN/python" -m worker.main >>var/log/worker.log 2>&1 &
+  keep_worker &
   pids+=($!)
 done
-echo "Started ${WORKERS:-1} worker(s) (log: var/log/worker.log)."
+echo "Started ${WORKERS:-1} worker(s) (log: var/log/worker.log; restarted when they exit)."
 echo "API on http://${HOST:-127.0.0.1}:${PORT:-8000} (Ctrl-C stops everything)."
 "$BIN/gunicorn" --config python:service.gunicorn_conf service.wsgi:app &
 pids+=($!)

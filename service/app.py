@@ -13,7 +13,7 @@ from service.auth import ApiKeys, authorize
 from service.config import Settings
 from service.context import EXTENSION, Services
 from service.problems import register_error_handlers
-from service.routes import health, jobs, kserve, models, tfserving
+from service.routes import aliases, datasets, health, jobs, kserve, models, tfserving
 
 _ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions[EXTENSION] = Services.create(settings)
     keys = ApiKeys.from_settings(settings)  # a malformed key stops start-up here
     app.before_request(lambda: authorize(keys))
-    for blueprint in (jobs.bp, models.bp, tfserving.bp, kserve.bp, health.bp):
+    blueprints = (jobs.bp, models.bp, tfserving.bp, kserve.bp, health.bp, aliases.bp, datasets.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

@@ -16,12 +16,22 @@ class Settings:
     # Where jobs and their progress live. `make run` points this at a private
     # redis-server when it is unset.
     redis_url: str = "redis://127.0.0.1:6379/0"
-    # One directory per job ID under this root holds the trained model and its documents.
+    # One directory per job ID under this root holds the trained model and its documents;
+    # uploaded datasets live under its `datasets/`. A path or any fsspec URL (file://,
+    # s3://bucket/prefix), so API and workers on several machines can share one store;
+    # S3 credentials and endpoint come from the standard AWS_* variables.
     artifact_root: str = "var/artifacts"
+    # Keras loads models from local files only: models of a remote ARTIFACT_ROOT are
+    # downloaded into this directory once per process host (unused for local roots).
+    artifact_cache: str = "var/cache"
     # The RQ queue the API enqueues on and the worker serves.
     queue_name: str = "training"
     # A training that runs longer than this is stopped by RQ and marked failed.
     job_timeout_s: int = 3600
+    # A worker exits after this many jobs (0: never) and `make run` starts it again, so
+    # whatever its process accumulates is returned; each job runs in its own fork, so
+    # this bounds only the worker's slow growth and costs one TensorFlow import (~4 s).
+    worker_max_jobs: int = 100
     # How long finished and failed job records stay in Redis (artifacts stay on disk).
     job_ttl_s: int = 30 * 24 * 3600
     # Trained models kept loaded per API process (least recently used ones are dropped).

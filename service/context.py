@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flask import current_app
 
+from service.aliases import AliasStore
 from service.config import Settings
 from service.errors import JobNotFinished, ModelUnavailable, NotFound
 from service.jobs import JobQueue, connect
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from service.ml.predictor import Predictor
 
 EXTENSION = "keras_service"
+REVALIDATE_S = 1.0
 log = logging.getLogger(__name__)
 
 
@@ -27,34 +30,46 @@ class Services:
     jobs: JobQueue
     store: ArtifactStore
     models: ModelCache[Predictor]
+    aliases: AliasStore
+    # When each cached model was last seen in the store: a job deleted through another
+    # API process stops being served here within REVALIDATE_S.
+    _checked: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
-        store = ArtifactStore(settings.artifact_root)
+        store = ArtifactStore(settings.artifact_root, settings.artifact_cache)
 
         def load(job_id: str) -> Predictor:
             # Imported on first use: TensorFlow stays out of processes that never predict.
             from service.ml.predictor import load_predictor
 
             try:
-                return load_predictor(store.model_path(job_id), store.read(job_id, "classes"))
+                return load_predictor(store.local_model(job_id), store.read(job_id, "classes"))
             except Exception:
                 log.exception("cannot load the model of job %s", job_id)
                 raise ModelUnavailable(
                     f"The model of job {job_id} could not be loaded; its files may be damaged."
                 ) from None
 
+        redis = connect(settings)
         return cls(
             settings=settings,
-            jobs=JobQueue(connect(settings), settings),
+            jobs=JobQueue(redis, settings),
             store=store,
             models=ModelCache(load, settings.model_cache_size),
+            aliases=AliasStore(redis),
         )
 
     def predictor(self, job_id: str) -> Predictor:
-        """The job's model, ready to predict; a cached one costs no disk or Redis call."""
-        if job_id not in self.models:
-            self.require_model(job_id)
+        """The job's model, ready to predict; a cached one costs no Redis call, and a
+        store check at most once a second (so deleted jobs stop being served)."""
+        now = time.monotonic()
+        if job_id in self.models and now - self._checked.get(job_id, 0.0) < REVALIDATE_S:
+            return self.models.get(job_id)
+        if not self.store.has_model(job_id):
+            self.models.discard(job_id)
+            self.require_model(job_id)  # raises: not found, not finished, or missing
+        self._checked[job_id] = now
         return self.models.get(job_id)
 
     def require_model(self, job_id: str) -> None:

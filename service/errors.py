@@ -91,6 +91,17 @@ class JobNotFinished(ServiceError):
     status, slug, title = 409, "job-not-finished", "Job not finished"
 
 
+class Conflict(ServiceError):
+    """The request does not fit the resource's current state (a running job cannot be
+    deleted; an Idempotency-Key was used with another body)."""
+
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class IdempotencyConflict(Conflict):
+    slug, title = "idempotency-key-reused", "Idempotency-Key reused with another body"
+
+
 class PayloadTooLarge(ServiceError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
 
@@ -147,6 +158,12 @@ class WorkerLost(TrainingFailed):
 
 class TrainingTimedOut(TrainingFailed):
     status, slug, title = 504, "training-timed-out", "Training timed out"
+
+
+class JobCanceled(ServiceError):
+    """Raised inside a fit that a client canceled; the job ends `canceled`, not failed."""
+
+    status, slug, title = 409, "job-canceled", "Job canceled"
 
 
 def summarize_errors(errors: dict[str, list[str]]) -> str:

@@ -5,6 +5,11 @@ import os
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # One process per core: predictions and spec checks are CPU-bound.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads per process: long-polls (`?wait=N`) and event streams hold a thread each
+# while they wait, so one slow client must not block predictions. CPU work still runs
+# one request at a time per process (the GIL), as with sync workers.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Enough for the first request of a worker that is still importing TensorFlow.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 accesslog = "-"

@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import request
 
+from service.aliases import is_alias_name
+from service.context import services
 from service.errors import InvalidInput, MalformedRequest, NotFound, UnsupportedMediaType
 from service.ml.artifacts import is_job_id
 from service.schemas import choice_message
@@ -32,6 +34,18 @@ def check_fields(body: dict[str, Any], allowed: tuple[str, ...], required: tuple
     errors |= {k: ["Missing data for required field."] for k in required if k not in body}
     if errors:
         raise InvalidInput(errors)
+
+
+def model_job_id(ref: str) -> str:
+    """The job a model URL names: its job ID, or an alias pointing at one."""
+    if is_job_id(ref):
+        return ref
+    if is_alias_name(ref):
+        job_id = services().aliases.resolve(ref)
+        if job_id is None:
+            raise NotFound(f"No alias {ref!r}.")
+        return job_id
+    raise NotFound(f"No model {ref!r}: models are named by job ID (a UUID) or by an alias.")
 
 
 def checked_job_id(job_id: str) -> str:

@@ -8,6 +8,9 @@ Jobs are serialized as JSON, never pickled: a spec is data and stays data.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -16,16 +19,23 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from service.config import Settings
 from service.errors import ServiceError, TrainingTimedOut, WorkerLost
+from service.schemas import PRIORITIES
 
 TASK = "worker.tasks.train"  # by name: the API never imports the worker or TensorFlow
 INDEX_KEY = "keras-service:jobs"  # sorted set of job IDs by submission time, for listing
+# Apart from RQ's job hash, so the API can set it while the worker rewrites the meta.
+CANCEL_KEY = "keras-service:cancel:{}"
+IDEMPOTENCY_KEY = "keras-service:idempotency:{}"
+ENDED = ("finished", "failed", "canceled")
+HARD_TIMEOUT_MARGIN_S = 300
+_WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 
 STATUSES = ("queued", "started", "finished", "failed", "canceled")
 # RQ's statuses folded into ours: a deferred or scheduled job is still waiting.
@@ -56,12 +66,27 @@ class JobRecord:
     history: dict[str, list[float | None]] = field(default_factory=dict)
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    queue: str = "default"
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED
 
     @property
     def fraction(self) -> float:
         if self.status == "finished":
             return 1.0  # early stopping may end before `epochs`; the job is still done
         return round(self.epoch / self.epochs, 4) if self.epochs else 0.0
+
+
+def queue_name(settings: Settings, priority: str = "default") -> str:
+    """The RQ queue of a priority: QUEUE_NAME for default, QUEUE_NAME-high, -low."""
+    return settings.queue_name if priority == "default" else f"{settings.queue_name}-{priority}"
+
+
+def queue_names(settings: Settings) -> list[str]:
+    """Every queue a worker serves, highest priority first."""
+    return [queue_name(settings, p) for p in PRIORITIES]
 
 
 def connect(settings: Settings) -> Redis:
@@ -77,24 +102,65 @@ class JobQueue:
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
-        self.queue = Queue(settings.queue_name, connection=redis, serializer=JSONSerializer)
+        self.queues = {
+            p: Queue(queue_name(settings, p), connection=redis, serializer=JSONSerializer)
+            for p in PRIORITIES
+        }
 
-    def submit(self, spec: dict[str, Any]) -> JobRecord:
-        """Queue a training job for a normalized spec."""
+    def submit(
+        self, spec: dict[str, Any], idempotency: tuple[str, str] | None = None
+    ) -> tuple[JobRecord, bool]:
+        """Queue a training job for a normalized spec; returns the job and whether it
+        was created. With `idempotency` (key, body digest), a key already claimed
+        returns the job that claimed it instead, created False; the caller compares
+        digests (`claimed`)."""
         job_id = str(uuid.uuid4())
+        if idempotency is not None:
+            key, digest = idempotency
+            claim = json.dumps({"job_id": job_id, "digest": digest})
+            ttl = self.settings.job_ttl_s
+            if not self.redis.set(IDEMPOTENCY_KEY.format(_hash(key)), claim, nx=True, ex=ttl):
+                existing = self.claimed(key)
+                record = self.get(existing[0]) if existing else None
+                if record is not None:
+                    return record, False
+                self.redis.set(IDEMPOTENCY_KEY.format(_hash(key)), claim, ex=ttl)
+        try:
+            return self._enqueue(job_id, spec), True
+        except Exception:
+            if idempotency is not None:
+                self.redis.delete(IDEMPOTENCY_KEY.format(_hash(idempotency[0])))
+            raise
+
+    def claimed(self, key: str) -> tuple[str, str] | None:
+        """The (job ID, body digest) an Idempotency-Key was first used with, if any."""
+        raw = self.redis.get(IDEMPOTENCY_KEY.format(_hash(key)))
+        if raw is None:
+            return None
+        found = json.loads(raw)
+        return found["job_id"], found["digest"]
+
+    def _enqueue(self, job_id: str, spec: dict[str, Any]) -> JobRecord:
+        fit = spec["fit"]
         # Indexed first: a listing skips (and forgets) IDs whose job is missing, so a
         # failure between the two writes leaves nothing visible behind.
         self.redis.zadd(INDEX_KEY, {job_id: time.time()})
-        job = self.queue.enqueue(
+        job = self.queues[spec.get("queue", "default")].enqueue(
             TASK,
             spec,
             job_id=job_id,
-            job_timeout=self.settings.job_timeout_s,
+            # A hard stop behind the fit's own deadline (fit.max_seconds, checked after
+            # every batch), leaving time to evaluate and save.
+            job_timeout=fit["max_seconds"] + HARD_TIMEOUT_MARGIN_S,
             result_ttl=self.settings.job_ttl_s,
             failure_ttl=self.settings.job_ttl_s,
             # RQ would otherwise store a repr of the whole spec (inline data included).
             description=spec.get("name") or "training job",
-            meta={"name": spec.get("name"), "epochs": spec["fit"]["epochs"]},
+            meta={
+                "name": spec.get("name"),
+                "epochs": fit["epochs"],
+                "queue": spec.get("queue", "default"),
+            },
         )
         return self._record(job)
 
@@ -107,6 +173,32 @@ class JobQueue:
             job.refresh()
         return self._record(job)
 
+    def cancel(self, job_id: str) -> JobRecord | None:
+        """Ask a job to stop: a queued one never starts; a running fit stops after its
+        current batch and the job ends `canceled` (the worker reads the flag). An ended
+        job is returned as it is."""
+        record = self.get(job_id)
+        if record is None or record.ended:
+            return record
+        # The flag first: a worker dequeuing the job right now sees it before fitting.
+        self.redis.set(CANCEL_KEY.format(job_id), 1, ex=self.settings.job_ttl_s)
+        job = Job.fetch(job_id, connection=self.redis, serializer=JSONSerializer)
+        if job.get_status(refresh=False) in _WAITING:
+            with contextlib.suppress(InvalidJobOperation):  # canceled meanwhile
+                job.cancel()
+        return self.get(job_id)
+
+    def delete(self, job_id: str) -> None:
+        """Forget an ended job: its record, index entry and flags (not its artifacts)."""
+        try:
+            job = Job.fetch(job_id, connection=self.redis, serializer=JSONSerializer)
+        except NoSuchJobError:
+            job = None
+        if job is not None:
+            job.delete()
+        self.redis.zrem(INDEX_KEY, job_id)
+        self.redis.delete(CANCEL_KEY.format(job_id))
+
     def fail_abandoned(self) -> bool:
         """Mark failed the started jobs whose worker stopped renewing their heartbeat
         (killed, out of memory, machine lost), so no job reads `started` forever.
@@ -117,11 +209,13 @@ class JobQueue:
         job was marked failed. Lost jobs are not retried: a job that killed its worker
         (out of memory, say) would likely kill the next one too.
         """
-        registry = StartedJobRegistry(queue=self.queue)
-        if not registry.get_expired_job_ids():
-            return False
-        registry.cleanup()
-        return True
+        found = False
+        for queue in self.queues.values():
+            registry = StartedJobRegistry(queue=queue)
+            if registry.get_expired_job_ids():
+                registry.cleanup()
+                found = True
+        return found
 
     def list(self, status: str | None = None, limit: int = 20) -> list[JobRecord]:
         """Jobs newest first, optionally only those with `status`."""
@@ -148,6 +242,8 @@ class JobQueue:
     def _record(self, job: Job) -> JobRecord:
         meta = job.meta or {}
         status = _FROM_RQ.get(job.get_status(refresh=False) or "queued", "queued")
+        if meta.get("canceled"):  # the worker stopped the fit on request and returned
+            status = "canceled"
         error = meta.get("error")
         if status == "failed" and error is None:
             error = self._unreported_failure(job).to_problem()
@@ -164,6 +260,7 @@ class JobQueue:
             history=meta.get("history", {}),
             result=meta.get("result"),
             error=error,
+            queue=meta.get("queue", "default"),
         )
 
     def _unreported_failure(self, job: Job) -> ServiceError:
@@ -172,8 +269,8 @@ class JobQueue:
         result = job.latest_result()
         if result is not None and "JobTimeoutException" in (result.exc_string or ""):
             return TrainingTimedOut(
-                f"Training ran longer than this service allows ({self.settings.job_timeout_s}"
-                " s, JOB_TIMEOUT) and was stopped. Use fewer epochs or a smaller model."
+                "Training overran its time limit (fit.max_seconds) and was stopped while "
+                "it could not stop itself. Use fewer epochs or a smaller model."
             )
         return WorkerLost(
             "The worker stopped before the job finished (it was killed or ran out of "
@@ -199,11 +296,23 @@ class JobReporter:
         self.job.meta["result"] = result
         self.job.save_meta()
 
+    def cancel_requested(self) -> bool:
+        return bool(self.job.connection.exists(CANCEL_KEY.format(self.job.id)))
+
+    def canceled(self) -> None:
+        self.job.meta["canceled"] = True
+        self.job.save_meta()
+
     def failed(self, error: ServiceError) -> None:
         problem = error.to_problem()
         del problem["status"]  # the job failed; no HTTP exchange did
         self.job.meta["error"] = problem
         self.job.save_meta()
+
+
+def _hash(text: str) -> str:
+    # Keys are client text of any length; Redis keys stay short and uniform.
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _utc(moment: datetime | None) -> datetime | None:

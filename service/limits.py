@@ -17,17 +17,29 @@ from service.errors import InvalidSpec
 SIZE_ARGS = ("units", "filters", "input_dim", "output_dim")
 
 
-def check_limits(spec: dict[str, Any], settings: Settings) -> None:
-    """Raise InvalidSpec naming every limit the training spec exceeds."""
+def check_limits(spec: dict[str, Any], settings: Settings, uploaded_rows: int = 0) -> None:
+    """Raise InvalidSpec naming every limit the training spec exceeds; `uploaded_rows`
+    counts the uploaded dataset the spec names, if any (the caller reads the store)."""
     errors = _model_errors(spec["model"], settings)
     fit = spec["fit"]
     if fit["epochs"] > settings.max_epochs:
         errors["fit.epochs"] = [_over(fit["epochs"], "epochs", settings.max_epochs, "MAX_EPOCHS")]
-    rows = data_rows(spec["data"])
+    seconds = fit.get("max_seconds")
+    if seconds is not None and seconds > settings.job_timeout_s:
+        errors["fit.max_seconds"] = [
+            _over(seconds, "seconds", settings.job_timeout_s, "JOB_TIMEOUT")
+        ]
+    rows = data_rows(spec["data"], uploaded_rows)
     if rows > settings.max_data_rows:
         errors["data"] = [_over(rows, "rows of data", settings.max_data_rows, "MAX_DATA_ROWS")]
     if errors:
         raise InvalidSpec(errors)
+
+
+def with_server_defaults(spec: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The spec with what it left to the server filled in (its fit's time budget)."""
+    fit = {**spec["fit"], "max_seconds": spec["fit"].get("max_seconds") or settings.job_timeout_s}
+    return {**spec, "fit": fit}
 
 
 def check_model_limits(model_spec: dict[str, Any], settings: Settings) -> None:
@@ -51,11 +63,14 @@ def _model_errors(model_spec: dict[str, Any], settings: Settings) -> dict[str, l
     return errors
 
 
-def data_rows(data: dict[str, Any]) -> int:
-    """Rows the job trains and evaluates on: inline ones, or those a synthetic dataset
-    is asked to generate (the fixed built-in datasets are small and not counted)."""
+def data_rows(data: dict[str, Any], uploaded_rows: int = 0) -> int:
+    """Rows the job trains and evaluates on: inline ones, those of an uploaded dataset,
+    or those a synthetic dataset is asked to generate (the fixed built-in datasets are
+    small and not counted)."""
     if "x" in data:
         return sum(len(part["x"]) for part in (data, *_extra_splits(data)))
+    if "dataset_id" in data:
+        return uploaded_rows
     return int(data.get("n_samples", 0))
 
 

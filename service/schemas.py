@@ -15,6 +15,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from service.errors import InvalidSpec
+from service.ml.artifacts import JOB_ID
 from service.ml.catalog import (
     ACTIVATIONS,
     DATASETS,
@@ -31,6 +32,8 @@ from service.ml.catalog import (
 # configurable limits (layers, units, epochs, rows) are checked after loading, in
 # service.limits, so that they can name the setting that refused the spec.
 MAX_SIZE = 2**31 - 1
+# A spec's `queue`; workers serve them in this order (RQ takes from the first non-empty).
+PRIORITIES = ("high", "default", "low")
 
 
 def choice_message(value: object, choices: Iterable[str], what: str) -> str:
@@ -276,6 +279,8 @@ class FitSchema(StrictSchema):
     validation_split = Number(validate=validate.Range(0, 1, max_inclusive=False), load_default=0.0)
     shuffle = Bool(load_default=True)
     seed = _strict_int(0, 2**31 - 1, load_default=0)
+    # Wall-clock budget of the fit; the server's JOB_TIMEOUT is the default and maximum.
+    max_seconds = _strict_int(1, load_default=None)
     early_stopping = fields.Nested(EarlyStoppingSchema, allow_none=True, load_default=None)
 
 
@@ -299,16 +304,33 @@ class DataSchema(StrictSchema):
     validation = fields.Nested(ArraysSchema)
     test = fields.Nested(ArraysSchema)
     test_fraction = Number(validate=validate.Range(0, 1, max_inclusive=False), load_default=0.2)
+    # An uploaded dataset (POST /v1/datasets) and its column to predict; the other
+    # columns are the features.
+    dataset_id = fields.String(
+        validate=validate.Regexp(
+            JOB_ID, error="Expected a dataset ID (a UUID). Received: {input!r}."
+        )
+    )
+    target = fields.String(validate=validate.Length(1, 100))
 
     @validates_schema
     def _one_source(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if ("dataset" in data) == ("x" in data):
-            raise ValidationError("Give either a built-in 'dataset' or inline 'x' and 'y'.")
+        if sum(key in data for key in ("dataset", "x", "dataset_id")) != 1:
+            raise ValidationError(
+                "Give one of: a built-in 'dataset', inline 'x' and 'y', or an uploaded "
+                "'dataset_id' with its 'target'."
+            )
         if "x" in data and "y" not in data:
             raise ValidationError("Inline data needs 'y' (the targets) beside 'x'.", "y")
         for key in ("y", "validation", "test"):
-            if key in data and "dataset" in data:
+            if key in data and "x" not in data:
                 raise ValidationError(f"'{key}' goes with inline 'x', not with a dataset.", key)
+        if "dataset_id" in data and "target" not in data:
+            raise ValidationError(
+                "An uploaded dataset needs 'target', the column to predict.", "target"
+            )
+        if "target" in data and "dataset_id" not in data:
+            raise ValidationError("'target' goes with an uploaded 'dataset_id'.", "target")
         if "n_samples" in data and data.get("dataset") != "sum_of_two":
             raise ValidationError(
                 "Only the synthetic 'sum_of_two' dataset takes n_samples.", "n_samples"
@@ -321,6 +343,7 @@ class TrainingSpecSchema(StrictSchema):
     compile = fields.Nested(CompileSchema, required=True)
     fit = fields.Nested(FitSchema)
     data = fields.Nested(DataSchema, required=True)
+    queue = fields.String(validate=Choice(PRIORITIES, "queue"), load_default="default")
 
     @pre_load
     def _default_fit(self, data: Any, **kwargs: Any) -> Any:

@@ -117,8 +117,15 @@ def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
     stop(proc)
 
 
-def start_worker(settings: Settings, log: Path, *args: str) -> subprocess.Popen:
-    """`python -m worker.main` serving `settings`' Redis, queue and artifact root."""
+def start_worker(
+    settings: Settings,
+    log: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    module: str = "worker.main",
+) -> subprocess.Popen:
+    """`python -m worker.main` serving `settings`' Redis, queue and artifact root, with
+    `env` added to its environment (another `module` for benchmarks)."""
     env = {
         **os.environ,
         "REDIS_URL": settings.redis_url,
@@ -126,10 +133,11 @@ def start_worker(settings: Settings, log: Path, *args: str) -> subprocess.Popen:
         "QUEUE_NAME": settings.queue_name,
         "JOB_TIMEOUT": str(settings.job_timeout_s),
         "PYTHONPATH": str(ROOT),
+        **(env or {}),
     }
     with open(log, "a") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "worker.main", *args], cwd=ROOT, env=env, stdout=out, stderr=out
+            [sys.executable, "-m", module, *args], cwd=ROOT, env=env, stdout=out, stderr=out
         )
 
 

@@ -1,8 +1,13 @@
 """Worker start-up: `python -m worker.main [--burst]`.
 
-TensorFlow is imported here, once, before RQ forks a work horse per job: each job starts
-with Keras already loaded (~4 s saved per job) and any memory a job leaks dies with its
-fork.
+TensorFlow is imported here, once; RQ then forks a work horse per job from this warm
+process, so a job starts with Keras loaded (~4 s saved per job). A fork per job was
+measured against one long-lived process training every job (RQ's SimpleWorker;
+bench/jobs.py, bench/README.md): the fork costs each job ~0.3 s of TensorFlow's
+first-fit set-up again, but it keeps the worker's memory flat where the long-lived
+process grew ~6 MB a job, a job that runs out of memory or crashes takes only its own
+horse down, and RQ's hard timeout can kill a stuck fit. The worker serves the priority
+queues highest first, and exits after WORKER_MAX_JOBS jobs (scripts/run.sh restarts it).
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import logging
 from rq import Queue, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
+from rq.worker import BaseWorker
 
 from service.config import Settings
-from service.jobs import connect
+from service.jobs import connect, queue_names
 from service.ml.artifacts import ArtifactStore
 from worker import tasks
 
@@ -38,28 +44,48 @@ class TrainingWorker(Worker):
         return int(ttl) + HEARTBEAT_GRACE_S
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run a training worker.")
-    parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
-    args = parser.parse_args(argv)
+def warm_imports() -> None:
+    """Import what every fit needs before any horse is forked, so no job pays for it.
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = Settings.from_env()
-    import service.ml.training  # noqa: F401  (warm import: TensorFlow and Keras)
+    Python modules only: TensorFlow's runtime (its thread pools) must not start in this
+    process, because threads do not survive a fork and a horse would hang on them.
+    """
+    # The first fit imports scikit-learn's loaders and splitter lazily: ~0.1 s a horse.
+    import sklearn.datasets
+    import sklearn.model_selection  # noqa: F401
 
-    tasks.configure(settings)
-    # A worker killed mid-save leaves a hidden partial directory; nothing reads those,
-    # but they take space.
-    ArtifactStore(settings.artifact_root).remove_partials(older_than_s=settings.job_timeout_s)
+    import service.ml.training  # noqa: F401  (TensorFlow and Keras, ~4 s)
+
+
+def build_worker(settings: Settings, worker_class: type[BaseWorker] = TrainingWorker) -> BaseWorker:
+    """A worker on every priority queue, highest first: RQ takes the next job from the
+    first queue that has one."""
     redis = connect(settings)
-    queue = Queue(settings.queue_name, connection=redis, serializer=JSONSerializer)
-    worker = TrainingWorker(
-        [queue],
+    queues = [
+        Queue(name, connection=redis, serializer=JSONSerializer) for name in queue_names(settings)
+    ]
+    return worker_class(
+        queues,
         connection=redis,
         serializer=JSONSerializer,
         job_monitoring_interval=MONITORING_INTERVAL_S,
     )
-    worker.work(burst=args.burst, logging_level="INFO")
+
+
+def main(argv: list[str] | None = None, worker_class: type[BaseWorker] = TrainingWorker) -> None:
+    parser = argparse.ArgumentParser(description="Run a training worker.")
+    parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = Settings.from_env()
+    warm_imports()
+    tasks.configure(settings)
+    # A worker killed mid-save leaves a hidden partial directory; nothing reads those,
+    # but they take space.
+    ArtifactStore(settings.artifact_root).remove_partials(older_than_s=settings.job_timeout_s)
+    worker = build_worker(settings, worker_class)
+    worker.work(burst=args.burst, max_jobs=settings.worker_max_jobs or None, logging_level="INFO")
 
 
 if __name__ == "__main__":

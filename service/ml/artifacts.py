@@ -1,8 +1,11 @@
-"""Artifacts by job ID: one directory per job under the artifact root.
+"""Artifacts by job ID: one directory per job under the artifact root, which is any
+fsspec URL (a plain path, `file://...`, `s3://bucket/prefix`).
 
-A job's directory appears complete or not at all: everything is written into a hidden
-temporary directory beside it, flushed, and renamed into place in one step, so a crash
-mid-write never leaves a half model that /predict would load.
+A job's model is never visible half-written. On a local disk a directory is written
+whole into a hidden temporary directory beside it, flushed, and renamed into place in one
+step. An object store has no rename, but a single PUT is atomic to readers: the JSON
+documents go up first and the model last, so the model object's existence (`has_model`)
+is the commit point and a crash mid-save leaves nothing that /predict would load.
 """
 
 from __future__ import annotations
@@ -11,88 +14,234 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
+
 MODEL_FILE = "model.keras"
+DEFAULT_CACHE = "var/cache"  # as Settings.artifact_cache, for stores that only write
 _TEMP_PREFIX = ".partial-"
-# Job IDs are UUIDs; checking the form keeps any path trick out of the store.
+# Job IDs (and dataset IDs) are UUIDs; checking the form keeps any path trick out of
+# the store.
 JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+Writer = Callable[[Path], None]
 
 
 def is_job_id(value: str) -> bool:
+    """Whether `value` has the form of a job or dataset ID (a lower-case UUID)."""
     return bool(JOB_ID.match(value))
 
 
 class ArtifactStore:
-    """Reads and writes job artifacts under `root` (created on first write)."""
+    """Reads and writes job artifacts under `root` (created on first write).
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
+    Remote roots take their credentials and endpoint from the standard AWS variables
+    (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL ...), read by botocore.
+    Models are downloaded once into `cache_dir` for Keras, which loads local files only.
+    """
 
-    def job_dir(self, job_id: str) -> Path:
+    def __init__(
+        self, root: str | os.PathLike[str], cache_dir: str | os.PathLike[str] = DEFAULT_CACHE
+    ) -> None:
+        # No listings cache: another process (the worker) writes while this one reads.
+        self.fs, self.root = url_to_fs(os.fspath(root), use_listings_cache=False)
+        self.remote = not isinstance(self.fs, LocalFileSystem)
+        self.cache_dir = Path(cache_dir)
+
+    def path(self, *parts: str) -> str:
+        """The store path of `parts` under the root (no protocol)."""
+        return "/".join((self.root, *parts))
+
+    def job_dir(self, job_id: str) -> str:
         if not is_job_id(job_id):
             raise ValueError(f"Not a job ID: {job_id!r}")
-        return self.root / job_id
+        return self.path(job_id)
 
     def model_path(self, job_id: str) -> Path:
-        return self.job_dir(job_id) / MODEL_FILE
+        """The model file of a job in a local store (see `local_model` for any store)."""
+        if self.remote:
+            raise ValueError("A remote artifact store has no local model path; use local_model.")
+        return Path(self.job_dir(job_id), MODEL_FILE)
 
     def has_model(self, job_id: str) -> bool:
-        return self.model_path(job_id).is_file()
+        return self.fs.isfile(f"{self.job_dir(job_id)}/{MODEL_FILE}")
+
+    def local_model(self, job_id: str) -> Path:
+        """A local file holding the job's model, for Keras to load: the file itself on a
+        local root; from a remote one, a copy downloaded once into the cache directory
+        (named by the stored object's version, so a replaced model is fetched again).
+        Raises FileNotFoundError when the job has no model."""
+        if not self.remote:
+            return self.model_path(job_id)
+        stored = f"{self.job_dir(job_id)}/{MODEL_FILE}"
+        folder = self.cache_dir / job_id
+        cached = folder / f"{self.fs.ukey(stored)}.keras"
+        if cached.is_file():
+            return cached
+        folder.mkdir(parents=True, exist_ok=True)
+        # Downloaded beside its final name and renamed: API processes share the cache,
+        # and none may load a copy that is still arriving.
+        temp = folder / f"{_TEMP_PREFIX}{uuid.uuid4().hex}"
+        try:
+            self.fs.get_file(stored, str(temp))
+            os.replace(temp, cached)
+        finally:
+            temp.unlink(missing_ok=True)
+        for old in folder.iterdir():  # earlier versions of a model that was replaced
+            if old != cached and not old.name.startswith(_TEMP_PREFIX):
+                old.unlink(missing_ok=True)
+        return cached
 
     def recent_job_ids(self, limit: int) -> list[str]:
         """IDs of the jobs with stored models, most recently saved first."""
-        if not self.root.is_dir():
-            return []
-        dirs = [p for p in self.root.iterdir() if is_job_id(p.name) and (p / MODEL_FILE).is_file()]
-        dirs.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-        return [p.name for p in dirs[:limit]]
+        saved = self._saved_models()
+        return sorted(saved, key=saved.__getitem__, reverse=True)[:limit]
 
     def read(self, job_id: str, document: str) -> Any:
         """One JSON document (`spec`, `history`, `metrics`, `summary`), or None."""
         try:
-            return json.loads((self.job_dir(job_id) / f"{document}.json").read_text())
+            return json.loads(self.fs.cat_file(f"{self.job_dir(job_id)}/{document}.json"))
         except FileNotFoundError:
             return None
 
-    def save(self, job_id: str, model: Any, documents: dict[str, Any]) -> Path:
-        """Write the model and its JSON documents atomically; return the job directory."""
-        final = self.job_dir(job_id)
-        self.root.mkdir(parents=True, exist_ok=True)
-        temp = self.root / f"{_TEMP_PREFIX}{job_id}-{uuid.uuid4().hex[:8]}"
-        temp.mkdir()
-        try:
-            model.save(temp / MODEL_FILE)
+    def save(self, job_id: str, model: Any, documents: dict[str, Any]) -> str:
+        """Write the model and its JSON documents so that the model appears last and
+        whole; return the job directory. A retried job replaces its earlier artifacts."""
+
+        def write(directory: Path) -> None:
             for name, content in documents.items():
-                (temp / f"{name}.json").write_text(json.dumps(content, indent=2))
+                (directory / f"{name}.json").write_text(json.dumps(content, indent=2))
+            model.save(directory / MODEL_FILE)
+
+        return self.publish(self.job_dir(job_id), write, commit=MODEL_FILE)
+
+    def publish(self, directory: str, write: Writer, commit: str) -> str:
+        """Fill a store directory with the flat files `write(local_dir)` creates, `commit`
+        appearing only once all the others are in place (a reader that checks for it
+        never sees a half-written directory). Whatever the directory held is replaced."""
+        if self.remote:
+            with tempfile.TemporaryDirectory() as temp:
+                write(Path(temp))
+                self._remove(directory, commit)
+                files = sorted(Path(temp).iterdir(), key=lambda p: p.name == commit)
+                for local in files:  # the commit file last
+                    self.fs.put_file(str(local), f"{directory}/{local.name}")
+            return directory
+        temp = self._temp_dir(Path(directory).name)
+        try:
+            write(temp)
             _fsync_tree(temp)
-            if final.exists():  # a retried job replaces its earlier artifacts whole
-                shutil.rmtree(final)
-            os.rename(temp, final)
+            self._remove(directory, commit)
+            Path(directory).parent.mkdir(parents=True, exist_ok=True)
+            os.rename(temp, directory)
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
             raise
-        return final
+        return directory
+
+    def delete(self, job_id: str) -> bool:
+        """Remove all of a job's artifacts (its model first); True if there were any."""
+        directory = self.job_dir(job_id)  # checks the ID before anything is removed
+        shutil.rmtree(self.cache_dir / job_id, ignore_errors=True)
+        return self._remove(directory, MODEL_FILE)
+
+    def expire(self, older_than_s: float, keep: set[str]) -> list[str]:
+        """Delete the artifacts of jobs whose model was saved more than `older_than_s`
+        ago, except the jobs in `keep`; return the IDs deleted."""
+        cutoff = time.time() - older_than_s
+        old = [i for i, saved in self._saved_models().items() if saved < cutoff and i not in keep]
+        return [job_id for job_id in old if self.delete(job_id)]
 
     def remove_partials(self, older_than_s: float) -> int:
-        """Delete temporary directories left by a process killed mid-save.
+        """Delete what a process killed mid-save left: temporary directories on a local
+        root, job directories without a model on a remote one.
 
         Only old ones: another worker sharing the root may be saving right now.
         """
-        if not self.root.is_dir():
-            return 0
         cutoff = time.time() - older_than_s
+        if self.remote:
+            return self._remove_unfinished_jobs(cutoff)
+        if not Path(self.root).is_dir():
+            return 0
         stale = [
             p
-            for p in self.root.iterdir()
+            for p in Path(self.root).iterdir()
             if p.name.startswith(_TEMP_PREFIX) and p.stat().st_mtime < cutoff
         ]
         for path in stale:
             shutil.rmtree(path, ignore_errors=True)
         return len(stale)
+
+    def _remove(self, directory: str, commit: str) -> bool:
+        """Delete a store directory so that it never looks committed while it goes."""
+        if self.remote:
+            found = self.fs.find(directory)
+            if not found:
+                return False
+            committed = [p for p in found if p.rsplit("/", 1)[-1] == commit]
+            rest = [p for p in found if p not in committed]
+            for batch in (committed, rest):  # the commit file first: then readers see none
+                if batch:
+                    self.fs.rm(batch)
+            return True
+        if not Path(directory).exists():
+            return False
+        # Renamed away in one step, then deleted at leisure (remove_partials finishes
+        # the job if this process dies meanwhile).
+        trash = self._temp_dir(f"deleted-{Path(directory).name}", create=False)
+        os.rename(directory, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        return True
+
+    def _temp_dir(self, name: str, create: bool = True) -> Path:
+        temp = Path(self.root, f"{_TEMP_PREFIX}{name}-{uuid.uuid4().hex[:8]}")
+        if create:
+            temp.mkdir(parents=True)
+        return temp
+
+    def _listing(self) -> dict[str, dict[str, Any]]:
+        """Every stored file, by its path relative to the root."""
+        found = self.fs.find(self.root, detail=True)
+        return {name[len(self.root) + 1 :]: info for name, info in found.items()}
+
+    def _saved_models(self) -> dict[str, float]:
+        """When each stored model was saved (epoch seconds), by job ID."""
+        saved = {}
+        for name, info in self._listing().items():
+            job_id, _, file = name.partition("/")
+            if file == MODEL_FILE and is_job_id(job_id):
+                saved[job_id] = self._modified(info)
+        return saved
+
+    def _remove_unfinished_jobs(self, cutoff: float) -> int:
+        newest: dict[str, float] = {}
+        committed = set()
+        for name, info in self._listing().items():
+            job_id, _, file = name.partition("/")
+            if not is_job_id(job_id):
+                continue
+            newest[job_id] = max(newest.get(job_id, 0.0), self._modified(info))
+            if file == MODEL_FILE:
+                committed.add(job_id)
+        stale = [i for i, when in newest.items() if i not in committed and when < cutoff]
+        for job_id in stale:
+            self._remove(self.job_dir(job_id), MODEL_FILE)
+        return len(stale)
+
+    def _modified(self, info: dict[str, Any]) -> float:
+        # Local files list an `mtime`, S3 objects a `LastModified`; ask others directly.
+        if "mtime" in info:
+            return float(info["mtime"])
+        if "LastModified" in info:
+            return info["LastModified"].timestamp()
+        return self.fs.modified(info["name"]).timestamp()
 
 
 def _fsync_tree(directory: Path) -> None:

@@ -42,6 +42,11 @@ class ModelCache(Generic[T]):
             self._loading.pop(key, None)
         return found
 
+    def discard(self, key: str) -> None:
+        """Forget a model (its job was deleted); a later get loads it again."""
+        with self._lock:
+            self._items.pop(key, None)
+
     def __contains__(self, key: str) -> bool:
         with self._lock:
             return key in self._items

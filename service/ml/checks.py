@@ -39,7 +39,7 @@ def _label_problems(
 ) -> list[tuple[str, str]]:
     loss = spec["compile"]["loss"]["type"]
     output_path = _output_path(spec)
-    labels_path = "data.y" if dataset.source == "data.x" else "data.dataset"
+    labels_path = dataset.labels_path
     y = np.concatenate([s.y.reshape(len(s), -1) for s in dataset.splits().values()])
     label_shape = dataset.train.y.shape[1:]
 

@@ -1,19 +1,25 @@
-"""Training data: built-in datasets and inline arrays, split deterministically.
+"""Training data: built-in datasets, inline arrays and uploaded tables, split
+deterministically.
 
 Pure NumPy and scikit-learn (no TensorFlow), so the API can check a spec's data before
-queueing it. The worker loads the same data again from the same spec and seed.
+queueing it. The worker loads the same data again from the same spec and seed. An
+uploaded table is read from the artifact store by the caller and passed in, so this
+module does no I/O.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from service.errors import InvalidSpec
 from service.ml.arrays import rows_to_array
+
+if TYPE_CHECKING:
+    from service.ml.uploads import Table
 
 SUM_OF_TWO_ROWS = 1_000
 SUM_OF_TWO_HIGH = 50.0
@@ -41,6 +47,7 @@ class Dataset:
     test: Split | None
     source: str  # how messages refer to the data: "dataset 'digits'" or "data.x"
     class_names: tuple[str | int, ...] | None = None  # label of each class index, if known
+    labels_path: str = "data.dataset"  # the spec field to change when labels do not fit
 
     @property
     def row_shape(self) -> tuple[int, ...]:
@@ -52,20 +59,28 @@ class Dataset:
         return {path: split for path, split in named.items() if split is not None}
 
 
-def load_dataset(data_spec: dict[str, Any], seed: int, stratify: bool) -> Dataset:
+def load_dataset(
+    data_spec: dict[str, Any], seed: int, stratify: bool, uploaded: Table | None = None
+) -> Dataset:
     """The data a spec names, with its test split held out.
 
     `stratify` keeps class proportions equal in the train and test splits (for
     classification losses); it is dropped where some class is too rare to split.
+    `uploaded` is the table of the spec's `dataset_id` (None if there is no such dataset).
     """
     given: dict[str, Split] = {}
+    labels_path = "data.dataset"
     if "dataset" in data_spec:
         name = data_spec["dataset"]
         x, y = builtin_arrays(name, data_spec.get("n_samples", SUM_OF_TWO_ROWS), seed)
         source, names = f"dataset '{name}'", class_names(name)
+    elif "dataset_id" in data_spec:
+        x, y = uploaded_arrays(uploaded, data_spec["dataset_id"], data_spec["target"])
+        source, names = f"dataset {data_spec['dataset_id']} without {data_spec['target']!r}", None
+        labels_path = "data.target"
     else:
         x, y = _inline_arrays(data_spec, "data")
-        source, names = "data.x", None
+        source, names, labels_path = "data.x", None, "data.y"
         for key in ("validation", "test"):
             if key in data_spec:
                 given[key] = Split(*_inline_arrays(data_spec[key], f"data.{key}", like=(x, y)))
@@ -73,7 +88,24 @@ def load_dataset(data_spec: dict[str, Any], seed: int, stratify: bool) -> Datase
         train, test = _shuffled(x, y, seed), given["test"]
     else:
         train, test = split(x, y, data_spec.get("test_fraction", 0.0), seed, stratify)
-    return Dataset(train, given.get("validation"), test, source, names)
+    return Dataset(train, given.get("validation"), test, source, names, labels_path)
+
+
+def uploaded_arrays(
+    table: Table | None, dataset_id: str, target: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (every column but `target`) and targets of an uploaded dataset."""
+    if table is None:
+        message = f"No uploaded dataset {dataset_id}. Upload it with POST /v1/datasets first."
+        raise InvalidSpec({"data.dataset_id": [message]})
+    if target not in table.columns:
+        message = f"Dataset {dataset_id} has no column {target!r}. Its columns: "
+        raise InvalidSpec({"data.target": [message + ", ".join(table.columns) + "."]})
+    if len(table.columns) < 2:
+        message = f"Dataset {dataset_id} has no columns besides {target!r} to learn from."
+        raise InvalidSpec({"data.target": [message]})
+    column = table.columns.index(target)
+    return np.delete(table.values, column, axis=1), table.values[:, column]
 
 
 def builtin_arrays(name: str, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,7 @@ for dry-run summaries; the worker reuses `load_data`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.errors import InvalidSpec
 from service.ml.builder import build_model, shape_only
@@ -15,11 +15,16 @@ from service.ml.checks import check_fit
 from service.ml.datasets import Dataset, load_dataset
 from service.ml.summary import summarize
 
+if TYPE_CHECKING:
+    from service.ml.uploads import Table
 
-def load_data(spec: dict[str, Any]) -> Dataset:
-    """The spec's data, split by its seed; stratified for classification losses."""
+
+def load_data(spec: dict[str, Any], uploaded: Table | None = None) -> Dataset:
+    """The spec's data, split by its seed; stratified for classification losses.
+    `uploaded` is the table of its `data.dataset_id`, read by the caller from the store."""
     kind = LOSSES[spec["compile"]["loss"]["type"]].kind
-    return load_dataset(spec["data"], spec["fit"]["seed"], stratify=kind is not LossKind.REGRESSION)
+    stratify = kind is not LossKind.REGRESSION
+    return load_dataset(spec["data"], spec["fit"]["seed"], stratify, uploaded)
 
 
 def model_summary(model_spec: dict[str, Any], max_params: int) -> dict[str, Any]:
@@ -39,9 +44,11 @@ def model_summary(model_spec: dict[str, Any], max_params: int) -> dict[str, Any]
     return summary
 
 
-def check_spec(spec: dict[str, Any], max_params: int) -> dict[str, Any]:
+def check_spec(
+    spec: dict[str, Any], max_params: int, uploaded: Table | None = None
+) -> dict[str, Any]:
     """Everything that can be known about a job before training: returns the model's
     summary, or raises InvalidSpec naming each field that does not fit."""
     summary = model_summary(spec["model"], max_params)
-    check_fit(spec, load_data(spec), tuple(summary["output_shape"][1:]))
+    check_fit(spec, load_data(spec, uploaded), tuple(summary["output_shape"][1:]))
     return summary

@@ -15,15 +15,19 @@ from typing import Any
 import keras
 import numpy as np
 
-from service.errors import TrainingDiverged
+from service.errors import ServiceError, TrainingDiverged
 from service.ml.builder import adapt_normalization, build_model, compile_model
 from service.ml.catalog import LOSSES, LossKind
 from service.ml.checks import check_fit
 from service.ml.classes import class_map
 from service.ml.preflight import load_data
 from service.ml.summary import summarize
+from service.ml.uploads import Table
 
 EpochReport = Callable[[int, dict[str, float | None]], None]
+# Asked between batches whether to end the fit; returns why (the error the run then
+# raises: canceled, out of time) or None to go on.
+StopCheck = Callable[[], ServiceError | None]
 
 
 @dataclass
@@ -49,13 +53,20 @@ class TrainingResult:
         }
 
 
-def train(spec: dict[str, Any], on_epoch: EpochReport | None = None) -> TrainingResult:
+def train(
+    spec: dict[str, Any],
+    on_epoch: EpochReport | None = None,
+    should_stop: StopCheck | None = None,
+    uploaded: Table | None = None,
+) -> TrainingResult:
     """Train the model a normalized spec describes; `on_epoch(epoch, logs)` is called
-    after each finished epoch (1-based) with its loss and metrics."""
+    after each finished epoch (1-based) with its loss and metrics, and `should_stop()`
+    between batches (raising what it returns, before anything is evaluated or kept).
+    `uploaded` is the table of the spec's `data.dataset_id`, if it names one."""
     started = time.perf_counter()
     fit = spec["fit"]
     keras.utils.set_random_seed(fit["seed"])  # weights, dropout and shuffling
-    dataset = load_data(spec)
+    dataset = load_data(spec, uploaded)
     model = build_model(spec["model"])
     output_shape = tuple(model.output_shape[1:])
     check_fit(spec, dataset, output_shape)
@@ -64,9 +75,10 @@ def train(spec: dict[str, Any], on_epoch: EpochReport | None = None) -> Training
 
     kind = LOSSES[spec["compile"]["loss"]["type"]].kind
     guard = DivergenceGuard()
-    callbacks: list[keras.callbacks.Callback] = [guard]
+    stopper = Stopper(should_stop or (lambda: None))
+    callbacks: list[keras.callbacks.Callback] = [stopper, guard]
     if on_epoch is not None:
-        callbacks.append(_EpochReporter(on_epoch))
+        callbacks.append(_EpochReporter(on_epoch, stopper))
     stopping = None
     if fit["early_stopping"]:
         stopping = keras.callbacks.EarlyStopping(**fit["early_stopping"])
@@ -85,6 +97,8 @@ def train(spec: dict[str, Any], on_epoch: EpochReport | None = None) -> Training
         callbacks=callbacks,
         verbose=0,
     ).history
+    if stopper.reason is not None:
+        raise stopper.reason
     if guard.diverged_at is not None:
         raise TrainingDiverged(
             f"The loss became NaN or infinite at epoch {guard.diverged_at}, so training "
@@ -143,10 +157,37 @@ class DivergenceGuard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class Stopper(keras.callbacks.Callback):
+    """Ends the fit after the batch during which `should_stop()` gave a reason.
+
+    Asked at most every `interval_s` (it may cost a Redis round trip), so a cancel or a
+    deadline takes effect within about that plus one batch.
+    """
+
+    def __init__(self, should_stop: StopCheck, interval_s: float = 0.1) -> None:
+        super().__init__()
+        self._should_stop = should_stop
+        self._interval_s = interval_s
+        self._asked_at = -math.inf
+        self.reason: ServiceError | None = None
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        now = time.monotonic()
+        if self.reason is not None or now - self._asked_at < self._interval_s:
+            return
+        self._asked_at = now
+        self.reason = self._should_stop()
+        if self.reason is not None:
+            self.model.stop_training = True
+
+
 class _EpochReporter(keras.callbacks.Callback):
-    def __init__(self, report: EpochReport) -> None:
+    def __init__(self, report: EpochReport, stopper: Stopper) -> None:
         super().__init__()
         self._report = report
+        self._stopper = stopper
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._stopper.reason is not None:
+            return  # a stopped epoch is partial: not one to report
         self._report(epoch + 1, {k: finite_or_none(v) for k, v in (logs or {}).items()})

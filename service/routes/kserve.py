@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, request
 from service.auth import READ, public, requires
 from service.context import services
 from service.errors import InvalidInput, MalformedRequest, NotFound
-from service.http import checked_job_id
+from service.http import model_job_id
 from service.serving import INPUT, OUTPUT, VERSION, check_rows
 
 bp = Blueprint("kserve", __name__, url_prefix="/v2")
@@ -67,7 +67,7 @@ def ready() -> dict[str, Any]:
 @requires(READ)
 def model_metadata(job_id: str, version: str = VERSION) -> dict[str, Any]:
     _check_version(version)
-    predictor = services().predictor(checked_job_id(job_id))
+    predictor = services().predictor(model_job_id(job_id))
     return {
         "name": job_id,
         "versions": [VERSION],
@@ -83,7 +83,7 @@ def model_metadata(job_id: str, version: str = VERSION) -> dict[str, Any]:
 def model_ready(job_id: str, version: str = VERSION) -> dict[str, Any]:
     """200 when the model can infer; 404 or 409 (job not finished) otherwise."""
     _check_version(version)
-    services().predictor(checked_job_id(job_id))
+    services().predictor(model_job_id(job_id))
     return {"name": job_id, "ready": True}
 
 
@@ -101,7 +101,7 @@ def infer(job_id: str, version: str = VERSION) -> Response:
         raise InvalidInput(
             {"inputs[0].name": [f"Expected '{INPUT}'. Received: {inputs[0].get('name')!r}."]}
         )
-    predictor = ctx.predictor(checked_job_id(job_id))
+    predictor = ctx.predictor(model_job_id(job_id))
     tensor = _tensor(inputs[0], binary, "inputs[0]")
     batch = check_rows(tensor, predictor, ctx.settings.max_predict_rows, "inputs[0].shape")
     outputs = predictor.predict(batch)

@@ -10,7 +10,7 @@ from flask import Blueprint
 from service.auth import READ, requires
 from service.context import services
 from service.errors import ModelUnavailable
-from service.http import check_fields, checked_job_id, json_body
+from service.http import check_fields, json_body, model_job_id
 from service.limits import check_model_limits
 from service.schemas import load_model_spec
 from service.serving import answer, check_return, rows_batch
@@ -25,7 +25,7 @@ def predict(job_id: str) -> dict[str, Any]:
     ctx = services()
     body = json_body()
     check_fields(body, ("instances", "return"), ("instances",))
-    predictor = ctx.predictor(checked_job_id(job_id))
+    predictor = ctx.predictor(model_job_id(job_id))
     wanted = check_return(body.get("return", "probabilities"), predictor)
     batch = rows_batch(body["instances"], predictor, ctx.settings.max_predict_rows, "instances")
     return answer(predictor.predict(batch), predictor, wanted)
@@ -35,7 +35,8 @@ def predict(job_id: str) -> dict[str, Any]:
 @requires(READ)
 def summary(job_id: str) -> dict[str, Any]:
     ctx = services()
-    ctx.require_model(checked_job_id(job_id))
+    job_id = model_job_id(job_id)
+    ctx.require_model(job_id)
     found = ctx.store.read(job_id, "summary")
     if found is None:
         raise ModelUnavailable(f"The summary of job {job_id} is missing from the artifact store.")

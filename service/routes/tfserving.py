@@ -17,7 +17,7 @@ from flask import Blueprint
 from service.auth import READ, requires
 from service.context import services
 from service.errors import InvalidInput, NotFound
-from service.http import check_fields, checked_job_id, json_body
+from service.http import check_fields, json_body, model_job_id
 from service.serving import INPUT, OUTPUT, VERSION, rows_batch
 
 bp = Blueprint("tfserving", __name__)
@@ -48,7 +48,7 @@ def predict(job_id: str) -> dict[str, Any]:
         raise InvalidInput(
             {"signature_name": [f"Expected '{SIGNATURE}'. Received: {signature!r}."]}
         )
-    predictor = ctx.predictor(checked_job_id(job_id))
+    predictor = ctx.predictor(model_job_id(job_id))
     limit = ctx.settings.max_predict_rows
     if "instances" in body:
         rows = [
@@ -64,7 +64,8 @@ def predict(job_id: str) -> dict[str, Any]:
 @requires(READ)
 def status(job_id: str) -> dict[str, Any]:
     ctx = services()
-    if ctx.store.has_model(checked_job_id(job_id)):
+    job_id = model_job_id(job_id)
+    if ctx.store.has_model(job_id):
         state, error = "AVAILABLE", None
     else:
         record = ctx.jobs.get(job_id)
@@ -87,7 +88,7 @@ def status(job_id: str) -> dict[str, Any]:
 @bp.get("/v1/models/<job_id>/metadata")
 @requires(READ)
 def metadata(job_id: str) -> dict[str, Any]:
-    predictor = services().predictor(checked_job_id(job_id))
+    predictor = services().predictor(model_job_id(job_id))
     return {
         "model_spec": {"name": job_id, "signature_name": "", "version": VERSION},
         "metadata": {

@@ -9,6 +9,7 @@ The example budget is fixed, so the run stays well under two minutes.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ def test_no_request_makes_the_api_fail_or_break_its_contract(fuzz_app: Any, trai
     real_job = trained("digits")["id"]
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20
+    turns = itertools.count()
 
     for operation in operations:
 
@@ -65,7 +67,13 @@ def test_no_request_makes_the_api_fail_or_break_its_contract(fuzz_app: Any, trai
             database=None,
         )
         def fuzz(case: Any) -> None:
-            if "job_id" in (case.path_parameters or {}) and len(repr(case.body)) % 2 == 0:
+            # Every other example asks about a real, finished job (generated IDs would
+            # only ever meet 404s); never to delete it: other tests use it.
+            if (
+                "job_id" in (case.path_parameters or {})
+                and case.method != "DELETE"
+                and next(turns) % 2 == 0
+            ):
                 case.path_parameters["job_id"] = real_job
             response = case.call_and_validate(checks=CHECKS)
             for secret in ("Traceback", "redis://", str(Path(__file__).parents[2])):

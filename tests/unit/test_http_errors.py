@@ -117,8 +117,10 @@ def test_readiness_fails_but_liveness_holds_without_redis(http: Any) -> None:
 
 def test_job_ids_that_are_not_uuids_are_404(http: Any) -> None:
     assert_problem(http.get("/v1/jobs/..%2F..%2Fetc"), 404, "not-found")
+    assert_problem(http.get("/v1/jobs/nope"), 404, "not-found")  # jobs take no aliases
+    # Neither a job ID nor an alias name (those are lower-case): known 404 without Redis.
     assert_problem(
-        http.post("/v1/models/nope/predict", json={"instances": [[1]]}), 404, "not-found"
+        http.post("/v1/models/Nope!/predict", json={"instances": [[1]]}), 404, "not-found"
     )
 
 

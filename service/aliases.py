@@ -1,0 +1,135 @@
+"""Model aliases: stable names (`digits-prod`) that point at a finished job.
+
+Applications predict through an alias and operators move it to a newer job; a request
+resolves the alias once, to the old job or the new one, and both models are stored, so
+no request fails while it moves. Aliases live in Redis (a hash of name -> job ID, and a
+capped history per name). Each API process remembers a resolution for a second, so
+predicting through an alias costs no Redis call on the hot path, and keeps predicting
+with the last known target while Redis is unreachable.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+ALIASES_KEY = "keras-service:aliases"  # hash: name -> JSON {job_id, updated_at}
+HISTORY_KEY = "keras-service:alias-history:{}"  # list, newest first
+HISTORY_LENGTH = 50
+# Lower-case letters, digits, '.', '_' and '-', starting with a letter; never a UUID
+# (job IDs and aliases share the same URL segment).
+NAME = re.compile(r"^[a-z][a-z0-9._-]{0,62}$")
+NAME_RULE = (
+    "1 to 63 lower-case letters, digits, '.', '_' or '-', starting with a letter, "
+    "and not shaped like a job ID"
+)
+
+
+def is_alias_name(value: str) -> bool:
+    from service.ml.artifacts import is_job_id
+
+    return bool(NAME.match(value)) and not is_job_id(value)
+
+
+@dataclass(frozen=True)
+class Alias:
+    name: str
+    job_id: str
+    updated_at: str
+    history: list[dict[str, str]]
+
+    def resource(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "job_id": self.job_id,
+            "updated_at": self.updated_at,
+            "history": self.history,
+        }
+
+
+class AliasStore:
+    def __init__(self, redis: Redis, remember_s: float = 1.0) -> None:
+        self.redis = redis
+        self.remember_s = remember_s
+        self._known: dict[str, tuple[str | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def set(self, name: str, job_id: str) -> tuple[Alias, bool]:
+        """Point `name` at `job_id`; returns the alias and whether it was created."""
+        now = _now()
+        entry = orjson.dumps({"job_id": job_id, "updated_at": now})
+        with self.redis.pipeline() as pipe:
+            pipe.hset(ALIASES_KEY, name, entry)
+            pipe.lpush(HISTORY_KEY.format(name), entry)
+            pipe.ltrim(HISTORY_KEY.format(name), 0, HISTORY_LENGTH - 1)
+            created = pipe.execute()[0] == 1
+        with self._lock:
+            self._known[name] = (job_id, time.monotonic())
+        return self.get(name), created  # type: ignore[return-value]
+
+    def get(self, name: str) -> Alias | None:
+        raw = self.redis.hget(ALIASES_KEY, name)
+        if raw is None:
+            return None
+        return self._alias(name, raw, self.redis.lrange(HISTORY_KEY.format(name), 0, -1))
+
+    def list(self) -> list[Alias]:
+        names = sorted(n.decode() for n in self.redis.hkeys(ALIASES_KEY))
+        return [a for a in (self.get(n) for n in names) if a is not None]
+
+    def delete(self, name: str) -> bool:
+        with self.redis.pipeline() as pipe:
+            pipe.hdel(ALIASES_KEY, name)
+            pipe.delete(HISTORY_KEY.format(name))
+            removed = pipe.execute()[0] == 1
+        with self._lock:
+            self._known.pop(name, None)
+        return removed
+
+    def pointing_to(self, job_id: str) -> list[str]:
+        """Names of the aliases that point at `job_id`."""
+        entries = self.redis.hgetall(ALIASES_KEY)
+        return sorted(
+            name.decode() for name, raw in entries.items() if orjson.loads(raw)["job_id"] == job_id
+        )
+
+    def resolve(self, name: str) -> str | None:
+        """The job an alias points at, or None; remembered for `remember_s`, and kept
+        while Redis cannot be reached (models keep serving through an outage)."""
+        now = time.monotonic()
+        with self._lock:
+            known = self._known.get(name)
+        if known is not None and now - known[1] < self.remember_s:
+            return known[0]
+        try:
+            raw = self.redis.hget(ALIASES_KEY, name)
+        except (RedisConnectionError, RedisTimeoutError):
+            if known is not None and known[0] is not None:
+                return known[0]
+            raise
+        job_id = orjson.loads(raw)["job_id"] if raw is not None else None
+        with self._lock:
+            self._known[name] = (job_id, now)
+        return job_id
+
+    def _alias(self, name: str, raw: bytes, history: list[bytes]) -> Alias:
+        current = orjson.loads(raw)
+        return Alias(
+            name=name,
+            job_id=current["job_id"],
+            updated_at=current["updated_at"],
+            history=[orjson.loads(h) for h in history],
+        )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
