@@ -52,12 +52,13 @@ def parse_csv(body: bytes, max_rows: int) -> Table:
     except UnicodeDecodeError:
         raise InvalidRequest({"$": ["Expected UTF-8 text."]}) from None
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    lines_of = _readable(reader)
+    header = next(lines_of, None)
     if not header:
         raise InvalidRequest({"$": ["Expected a header row naming the columns."]})
     columns = _column_names(header, "header")
     rows, lines, errors = [], [], {}
-    for row in reader:
+    for row in lines_of:
         if not row:  # blank lines
             continue
         if len(rows) == max_rows:
@@ -100,7 +101,10 @@ def parse_json(body: dict[str, Any], max_rows: int) -> Table:
     if errors:
         raise InvalidRequest(errors)
     typed = all(_is_number(v) for row in rows for v in row)
-    values = np.array(rows, dtype=np.float64) if typed else None
+    try:
+        values = np.array(rows, dtype=np.float64) if typed else None
+    except OverflowError:  # an integer too large for a float: named cell by cell below
+        values = None
     return _table(columns, rows, values, lambda i, j: f"rows[{i}][{j}]", _is_finite_number)
 
 
@@ -166,7 +170,20 @@ def _is_number(value: Any) -> bool:
 
 
 def _is_finite_number(value: Any) -> bool:
-    return _is_number(value) and math.isfinite(value)
+    try:
+        return _is_number(value) and math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
+
+
+def _readable(reader: Any) -> Iterator[list[str]]:
+    """The reader's rows; a line the csv module cannot read (a field over its size
+    limit, say) is a 422 naming the line, not a crash."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        message = f"Not readable as CSV: {exc}."
+        raise InvalidRequest({f"line {reader.line_num}": [message]}) from None
 
 
 def _first(items: Iterator[Any]) -> list[Any]:

@@ -85,11 +85,18 @@ def test_a_json_body_gives_columns_and_rows() -> None:
     np.testing.assert_array_equal(table.values, [[1, 2.5], [3, 4]])
 
 
-@pytest.mark.parametrize("bad", [True, "1.5", None, float("nan"), 1e300])
+@pytest.mark.parametrize("bad", [True, "1.5", None, float("nan"), 1e300, 10**400])
 def test_a_json_value_that_is_not_a_finite_number_is_named_by_its_path(bad: Any) -> None:
     errors = errors_of(parse_json, {"columns": ["x", "y"], "rows": [[1, 2], [3, bad]]}, 10)
     assert list(errors) == ["rows[1][1]"]
     assert errors["rows[1][1]"][0].startswith("Column 'y': expected a finite number.")
+
+
+def test_a_csv_line_the_csv_module_cannot_read_is_named() -> None:
+    body = b"x,y\n1,2\n3," + b"4" * 200_000 + b"\n"
+    errors = errors_of(parse_csv, body, 10)
+    assert list(errors) == ["line 3"]
+    assert errors["line 3"][0].startswith("Not readable as CSV: field larger than field limit")
 
 
 def test_a_json_body_of_the_wrong_shape_names_each_field() -> None:
