@@ -29,11 +29,14 @@ class Settings:
     # A training that runs longer than this is stopped by RQ and marked failed.
     job_timeout_s: int = 3600
     # A worker exits after this many jobs (0: never) and `make run` starts it again, so
-    # whatever its process accumulates is returned; each job runs in its own fork, so
-    # this bounds only the worker's slow growth and costs one TensorFlow import (~4 s).
+    # whatever its process accumulates is given back. Each job already runs in a fork of
+    # its own; this bounds the worker's slow growth for one restart (~4 s) per 100 jobs.
     worker_max_jobs: int = 100
     # How long finished and failed job records stay in Redis (artifacts stay on disk).
     job_ttl_s: int = 30 * 24 * 3600
+    # Seconds a job's artifacts are kept after it was saved; 0 keeps them until the job
+    # is deleted. Workers sweep every 10 minutes; jobs an alias points at are kept.
+    artifact_ttl_s: int = 0
     # Trained models kept loaded per API process (least recently used ones are dropped).
     model_cache_size: int = 8
     # Largest request body accepted (inline training data included); larger gets 413.

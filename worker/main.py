@@ -3,11 +3,12 @@
 TensorFlow is imported here, once; RQ then forks a work horse per job from this warm
 process, so a job starts with Keras loaded (~4 s saved per job). A fork per job was
 measured against one long-lived process training every job (RQ's SimpleWorker;
-bench/jobs.py, bench/README.md): the fork costs each job ~0.3 s of TensorFlow's
-first-fit set-up again, but it keeps the worker's memory flat where the long-lived
-process grew ~6 MB a job, a job that runs out of memory or crashes takes only its own
-horse down, and RQ's hard timeout can kill a stuck fit. The worker serves the priority
-queues highest first, and exits after WORKER_MAX_JOBS jobs (scripts/run.sh restarts it).
+bench/jobs.py, numbers in bench/README.md): each fork pays TensorFlow's first-fit
+set-up again (~0.35 s a job), but the worker's memory stays flat where the long-lived
+process grew ~5 MB a job, a job that runs out of memory or crashes takes only its own
+horse down, and RQ's hard timeout can kill a fit stuck in native code. The worker serves
+the priority queues highest first and exits after WORKER_MAX_JOBS jobs (scripts/run.sh
+starts it again).
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ from __future__ import annotations
 import argparse
 import logging
 
+from redis import Redis
 from rq import Queue, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker
 
+from service.aliases import AliasStore
 from service.config import Settings
-from service.jobs import connect, queue_names
+from service.jobs import JobQueue, connect, queue_names
 from service.ml.artifacts import ArtifactStore
 from worker import tasks
+
+log = logging.getLogger(__name__)
 
 # The worker checks on its work horse this often and renews the job's heartbeat in
 # Redis each time. A job whose heartbeat is older than the interval plus the grace is
@@ -35,13 +40,35 @@ HEARTBEAT_GRACE_S = 10
 
 
 class TrainingWorker(Worker):
-    """RQ's forking worker with a shorter heartbeat, so lost jobs fail in seconds."""
+    """RQ's forking worker with a shorter heartbeat, so lost jobs fail in seconds, and
+    with artifact retention (ARTIFACT_TTL) in its periodic maintenance."""
+
+    settings: Settings | None = None
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        if self.settings is not None and self.settings.artifact_ttl_s > 0:
+            expire_artifacts(self.settings, self.connection)
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         ttl = self.job_monitoring_interval
         if job.timeout and job.timeout > 0:
             ttl = min(ttl, job.timeout - self.current_job_working_time)
         return int(ttl) + HEARTBEAT_GRACE_S
+
+
+def expire_artifacts(settings: Settings, redis: Redis) -> list[str]:
+    """Delete the artifacts saved more than ARTIFACT_TTL ago, except those of jobs an
+    alias points at; their job records go too. Returns the job IDs removed."""
+    keep = {alias.job_id for alias in AliasStore(redis).list()}
+    store = ArtifactStore(settings.artifact_root, settings.artifact_cache)
+    removed = store.expire(settings.artifact_ttl_s, keep)
+    jobs = JobQueue(redis, settings)
+    for job_id in removed:
+        jobs.delete(job_id)
+    if removed:
+        log.info("retention: removed %d jobs older than ARTIFACT_TTL", len(removed))
+    return removed
 
 
 def warm_imports() -> None:
@@ -64,12 +91,14 @@ def build_worker(settings: Settings, worker_class: type[BaseWorker] = TrainingWo
     queues = [
         Queue(name, connection=redis, serializer=JSONSerializer) for name in queue_names(settings)
     ]
-    return worker_class(
+    worker = worker_class(
         queues,
         connection=redis,
         serializer=JSONSerializer,
         job_monitoring_interval=MONITORING_INTERVAL_S,
     )
+    worker.settings = settings  # for TrainingWorker's maintenance
+    return worker
 
 
 def main(argv: list[str] | None = None, worker_class: type[BaseWorker] = TrainingWorker) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
+from service.jobs import connect
 from service.ml.artifacts import ArtifactStore
 from tests.conftest import example, finished_job, start_worker, stop, wait_until
 
@@ -306,3 +307,33 @@ def test_an_unknown_queue_is_422(control: tuple[Settings, Any]) -> None:
     response = client.post("/v1/jobs", json=quick_sum(queue="urgent"))
     assert response.status_code == 422
     assert "queue" in response.get_json()["errors"]
+
+
+# Retention
+
+
+def test_retention_removes_old_artifacts_and_records_but_keeps_aliased_jobs(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from worker.main import expire_artifacts
+
+    mine = replace(
+        settings,
+        queue_name=f"retention-{uuid.uuid4().hex[:8]}",
+        artifact_root=str(tmp_path / "artifacts"),
+        artifact_ttl_s=1,
+    )
+    client = create_app(mine).test_client()
+    old, kept = submit(client, quick_sum()), submit(client, quick_sum())
+    assert start_worker(mine, tmp_path / "worker.log", "--burst").wait(timeout=180) == 0
+    assert client.put("/v1/aliases/retained-model", json={"job_id": kept}).status_code in (200, 201)
+    time.sleep(1.1)
+
+    store = ArtifactStore(mine.artifact_root)
+    assert expire_artifacts(mine, connect(mine)) == [old]
+    assert not store.has_model(old)
+    assert client.get(f"/v1/jobs/{old}").status_code == 404
+    assert store.has_model(kept)
+    rows = {"instances": [[1.0, 2.0]]}
+    assert client.post("/v1/models/retained-model/predict", json=rows).status_code == 200
+    assert client.delete("/v1/aliases/retained-model").status_code == 204
