@@ -26,20 +26,26 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HOST=0.0.0.0 \
     PORT=8000 \
     ARTIFACT_ROOT=/data/artifacts \
+    ARTIFACT_CACHE=/data/cache \
     TF_CPP_MIN_LOG_LEVEL=2 \
     GUNICORN_CMD_ARGS="--worker-tmp-dir /dev/shm"
 
-# Unprivileged user; it owns only the artifact directory (code and venv stay root-owned).
-# A home directory so Keras can write its ~/.keras config.
+# Unprivileged user; it owns only the directories the app writes (code and venv stay
+# root-owned, so a compromised process cannot change them). The defaults of ARTIFACT_ROOT
+# and ARTIFACT_CACHE are relative to /app, which it cannot write: both are set above. A
+# new named volume mounted on /data/artifacts starts with this ownership. A home directory
+# so Keras (~/.keras) and matplotlib (~/.config, ~/.cache) can write theirs.
 RUN groupadd --system --gid 10001 app \
     && useradd --system --no-log-init --uid 10001 --gid app \
         --create-home --home-dir /home/app --shell /usr/sbin/nologin app \
-    && mkdir -p /data/artifacts \
-    && chown app:app /data/artifacts
+    && mkdir -p /data/artifacts /data/cache \
+    && chown app:app /data/artifacts /data/cache
 
 COPY --from=builder /opt/venv /opt/venv
 
-# service/routes/health.py serves openapi.yaml from parents[2], i.e. /app.
+# service/routes/health.py serves openapi.yaml from parents[2], i.e. /app. service/
+# brings the dashboard's templates and static files; /docs serves Swagger UI from the
+# swagger-ui-bundle-v2 package in the venv.
 WORKDIR /app
 COPY service/ ./service/
 COPY worker/ ./worker/

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Usage: scripts/ensure-package.sh COMMAND [DEBIAN_PACKAGE]
 # Makes sure COMMAND exists, installing Debian's package (default: named like it) if not:
-# redis-server for the tests and `make run`, wrk for `make bench`.
+# redis-server for the tests and `make run`, wrk for `make bench`, chromedriver
+# (chromium-driver, which brings chromium) for the dashboard's browser test.
 set -euo pipefail
 command="$1"
 package="${2:-$1}"

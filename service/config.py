@@ -64,6 +64,9 @@ class Settings:
     # can reach it. Kept out of repr so that logging settings cannot leak a key.
     api_keys: str = field(default="", repr=False)
     api_keys_file: str = ""
+    # Log lines of the API and the workers: "json" (one object a line, with the request
+    # ID; service/logs.py) or "text".
+    log_format: str = "json"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

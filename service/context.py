@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 
+from service import metrics
 from service.aliases import AliasStore
 from service.config import Settings
 from service.errors import JobNotFinished, ModelUnavailable, NotFound
+from service.exports import ExportQueue
 from service.jobs import JobQueue, connect
 from service.ml.artifacts import ArtifactStore
 from service.ml.cache import ModelCache
+from service.ml.digests import DigestCache
 
 if TYPE_CHECKING:
     from service.ml.predictor import Predictor
@@ -31,6 +34,8 @@ class Services:
     store: ArtifactStore
     models: ModelCache[Predictor]
     aliases: AliasStore
+    exports: ExportQueue
+    digests: DigestCache
     # When each cached model was last seen in the store: a job deleted through another
     # API process stops being served here within REVALIDATE_S.
     _checked: dict[str, float] = field(default_factory=dict)
@@ -43,21 +48,28 @@ class Services:
             # Imported on first use: TensorFlow stays out of processes that never predict.
             from service.ml.predictor import load_predictor
 
+            started = time.perf_counter()
             try:
-                return load_predictor(store.local_model(job_id), store.read(job_id, "classes"))
+                predictor = load_predictor(store.local_model(job_id), store.read(job_id, "classes"))
             except Exception:
+                metrics.model_load_failed()
                 log.exception("cannot load the model of job %s", job_id)
                 raise ModelUnavailable(
                     f"The model of job {job_id} could not be loaded; its files may be damaged."
                 ) from None
+            metrics.model_loaded(time.perf_counter() - started)
+            return predictor
 
         redis = connect(settings)
+        jobs = JobQueue(redis, settings)
         return cls(
             settings=settings,
-            jobs=JobQueue(redis, settings),
+            jobs=jobs,
             store=store,
-            models=ModelCache(load, settings.model_cache_size),
+            models=ModelCache(load, settings.model_cache_size, metrics.cache_lookup),
             aliases=AliasStore(redis),
+            exports=ExportQueue(jobs),
+            digests=DigestCache(),
         )
 
     def predictor(self, job_id: str) -> Predictor:

@@ -160,6 +160,13 @@ class TrainingTimedOut(TrainingFailed):
     status, slug, title = 504, "training-timed-out", "Training timed out"
 
 
+class ExportFailed(ServiceError):
+    """Why building an export of a trained model failed, as the export resource
+    reports it (never a traceback)."""
+
+    status, slug, title = 500, "export-failed", "Export failed"
+
+
 class JobCanceled(ServiceError):
     """Raised inside a fit that a client canceled; the job ends `canceled`, not failed."""
 

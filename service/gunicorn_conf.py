@@ -1,6 +1,19 @@
 """gunicorn settings; each can be overridden by the environment variable named."""
 
+from __future__ import annotations
+
 import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from service.config import Settings
+from service.logs import dict_config
+
+if TYPE_CHECKING:
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # One process per core: predictions and spec checks are CPU-bound.
@@ -26,3 +39,35 @@ _THREAD_POOLS = (
 )
 for _name in _THREAD_POOLS:
     os.environ.setdefault(_name, "1")
+
+# Logs: JSON lines (LOG_FORMAT=text for plain ones) on stderr, gunicorn's own and its
+# access lines included, each with the request's ID (service/logs.py).
+logconfig_dict = dict_config(Settings.from_env().log_format)
+
+# Prometheus metrics in multiprocess mode (service/metrics.py): each worker process
+# writes its values to files in this directory and a scrape sums them. Set before any
+# worker imports prometheus_client, which picks its mode on import. A directory of our
+# own unless one is given; emptied at start, since values left by a previous run would
+# be summed in.
+_METRICS_DIR_IS_OURS = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _METRICS_DIR_IS_OURS:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="keras-service-metrics-")
+
+
+def on_starting(server: Arbiter) -> None:
+    metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server: Arbiter, worker: Worker) -> None:
+    # A dead worker's counters stay in the sums; only its live gauges must go.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Arbiter) -> None:
+    if _METRICS_DIR_IS_OURS:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

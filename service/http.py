@@ -8,7 +8,13 @@ from flask import request
 
 from service.aliases import is_alias_name
 from service.context import services
-from service.errors import InvalidInput, MalformedRequest, NotFound, UnsupportedMediaType
+from service.errors import (
+    InvalidInput,
+    InvalidRequest,
+    MalformedRequest,
+    NotFound,
+    UnsupportedMediaType,
+)
 from service.ml.artifacts import is_job_id
 from service.schemas import choice_message
 
@@ -28,12 +34,18 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-def check_fields(body: dict[str, Any], allowed: tuple[str, ...], required: tuple[str, ...]) -> None:
-    """422 for a missing field, or one the endpoint does not know (naming the closest)."""
+def check_fields(
+    body: dict[str, Any],
+    allowed: tuple[str, ...],
+    required: tuple[str, ...],
+    error: type[InvalidRequest] = InvalidInput,
+) -> None:
+    """422 (`error`) for a missing field, or one the endpoint does not know (naming the
+    closest)."""
     errors = {k: [choice_message(k, allowed, "field")] for k in body if k not in allowed}
     errors |= {k: ["Missing data for required field."] for k in required if k not in body}
     if errors:
-        raise InvalidInput(errors)
+        raise error(errors)
 
 
 def model_job_id(ref: str) -> str:

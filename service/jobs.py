@@ -26,6 +26,7 @@ from rq.serializers import JSONSerializer
 
 from service.config import Settings
 from service.errors import ServiceError, TrainingTimedOut, WorkerLost
+from service.logs import current_request_id
 from service.schemas import PRIORITIES
 
 TASK = "worker.tasks.train"  # by name: the API never imports the worker or TensorFlow
@@ -67,6 +68,7 @@ class JobRecord:
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     queue: str = "default"
+    diagnosis: dict[str, Any] | None = None  # set by the worker when training ends
 
     @property
     def ended(self) -> bool:
@@ -160,6 +162,8 @@ class JobQueue:
                 "name": spec.get("name"),
                 "epochs": fit["epochs"],
                 "queue": spec.get("queue", "default"),
+                # The submitting request's ID, for the worker's log lines of this job.
+                "request_id": current_request_id(),
             },
         )
         return self._record(job)
@@ -239,6 +243,35 @@ class JobQueue:
     def ping(self) -> None:
         self.redis.ping()
 
+    def census(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Jobs by status, and jobs waiting by priority, for metrics.
+
+        Counted from RQ's queues and registries in one round trip: five counts a queue
+        however many jobs are kept, so cheap enough for every scrape. What RQ knows,
+        which differs from the job records in two ways: export builds (on the high
+        queue) are counted too, and a fit canceled while running counts as finished
+        (RQ ran its function to the end). Started excludes lost workers' jobs (their
+        heartbeat expired) until a read marks them failed.
+        """
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        for queue in self.queues.values():
+            pipe.llen(queue.key)
+            pipe.zcount(queue.started_job_registry.key, now, "+inf")
+            # Scores are expiry times: a registry keeps entries past their record's.
+            pipe.zcount(queue.finished_job_registry.key, now, "+inf")
+            pipe.zcount(queue.failed_job_registry.key, now, "+inf")
+            pipe.zcard(queue.canceled_job_registry.key)
+        counts = iter(pipe.execute())
+        statuses = dict.fromkeys(STATUSES, 0)
+        depths = {}
+        for priority in self.queues:
+            depths[priority] = next(counts)
+            statuses["queued"] += depths[priority]
+            for status in ("started", "finished", "failed", "canceled"):
+                statuses[status] += next(counts)
+        return statuses, depths
+
     def _record(self, job: Job) -> JobRecord:
         meta = job.meta or {}
         status = _FROM_RQ.get(job.get_status(refresh=False) or "queued", "queued")
@@ -261,6 +294,7 @@ class JobQueue:
             result=meta.get("result"),
             error=error,
             queue=meta.get("queue", "default"),
+            diagnosis=meta.get("diagnosis"),
         )
 
     def _unreported_failure(self, job: Job) -> ServiceError:
@@ -292,8 +326,14 @@ class JobReporter:
         self.job.meta["epoch"] = epoch
         self.job.save_meta()
 
-    def finished(self, result: dict[str, Any]) -> None:
+    @property
+    def history(self) -> dict[str, list[float | None]]:
+        """The epochs reported so far."""
+        return self.job.meta["history"]
+
+    def finished(self, result: dict[str, Any], diagnosis: dict[str, Any] | None = None) -> None:
         self.job.meta["result"] = result
+        self.job.meta["diagnosis"] = diagnosis
         self.job.save_meta()
 
     def cancel_requested(self) -> bool:
@@ -303,10 +343,11 @@ class JobReporter:
         self.job.meta["canceled"] = True
         self.job.save_meta()
 
-    def failed(self, error: ServiceError) -> None:
+    def failed(self, error: ServiceError, diagnosis: dict[str, Any] | None = None) -> None:
         problem = error.to_problem()
         del problem["status"]  # the job failed; no HTTP exchange did
         self.job.meta["error"] = problem
+        self.job.meta["diagnosis"] = diagnosis
         self.job.save_meta()
 
 

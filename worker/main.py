@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.config
 
 from redis import Redis
 from rq import Queue, Worker
@@ -25,6 +26,7 @@ from rq.worker import BaseWorker
 from service.aliases import AliasStore
 from service.config import Settings
 from service.jobs import JobQueue, connect, queue_names
+from service.logs import dict_config, request_context
 from service.ml.artifacts import ArtifactStore
 from worker import tasks
 
@@ -40,8 +42,9 @@ HEARTBEAT_GRACE_S = 10
 
 
 class TrainingWorker(Worker):
-    """RQ's forking worker with a shorter heartbeat, so lost jobs fail in seconds, and
-    with artifact retention (ARTIFACT_TTL) in its periodic maintenance."""
+    """RQ's forking worker with a shorter heartbeat, so lost jobs fail in seconds, with
+    artifact retention (ARTIFACT_TTL) in its periodic maintenance, and with each job's
+    request ID on the lines logged while it runs."""
 
     settings: Settings | None = None
 
@@ -49,6 +52,13 @@ class TrainingWorker(Worker):
         super().run_maintenance_tasks()
         if self.settings is not None and self.settings.artifact_ttl_s > 0:
             expire_artifacts(self.settings, self.connection)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        # Set before the work horse is forked, so that every line about this job, the
+        # horse's (ours and RQ's) and this process's while it watches, carries the ID
+        # of the request that submitted it.
+        with request_context((job.meta or {}).get("request_id")):
+            super().execute_job(job, queue)
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         ttl = self.job_monitoring_interval
@@ -106,8 +116,8 @@ def main(argv: list[str] | None = None, worker_class: type[BaseWorker] = Trainin
     parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = Settings.from_env()
+    logging.config.dictConfig(dict_config(settings.log_format))
     warm_imports()
     tasks.configure(settings)
     # A worker killed mid-save leaves a hidden partial directory; nothing reads those,

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from redis.exceptions import RedisError
 from rq import get_current_job
 
+from service import durations
 from service.config import Settings
-from service.errors import JobCanceled, ServiceError, TrainingFailed, TrainingTimedOut
+from service.errors import (
+    ExportFailed,
+    JobCanceled,
+    ServiceError,
+    TrainingDiverged,
+    TrainingFailed,
+    TrainingTimedOut,
+)
 from service.jobs import JobReporter
-from service.ml.artifacts import ArtifactStore
+from service.ml.artifacts import EXPORT_FILES, ArtifactStore
+from service.ml.diagnosis import diagnose
 from service.ml.training import train as train_model
 from service.ml.uploads import DatasetStore
 
@@ -45,6 +58,33 @@ def stop_check(reporter: JobReporter, max_seconds: int) -> Callable[[], ServiceE
     return should_stop
 
 
+Task = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def timed(task: Task) -> Task:
+    """Count how long each training job ran, by how it ended, in the histogram the API
+    exposes at /metrics (service.durations), and log it."""
+
+    @functools.wraps(task)
+    def run(spec: dict[str, Any]) -> dict[str, Any]:
+        started, outcome = time.monotonic(), "failed"
+        try:
+            report = task(spec)
+            outcome = "canceled" if report.get("canceled") else "finished"
+            return report
+        finally:
+            seconds = time.monotonic() - started
+            job = get_current_job()
+            log.info("training job %s %s in %.2f s", job.id, outcome, seconds)
+            try:
+                durations.observe(job.connection, outcome, seconds)
+            except RedisError as exc:  # a metric must not change the job's outcome
+                log.warning("training duration of job %s not recorded: %s", job.id, exc)
+
+    return run
+
+
+@timed
 def train(spec: dict[str, Any]) -> dict[str, Any]:
     """Train a normalized spec, store its artifacts by job ID, and return its report.
 
@@ -82,7 +122,11 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
         reporter.canceled()
         return {"canceled": True}
     except ServiceError as exc:
-        reporter.failed(exc)
+        # A diverged run's curves say how it went wrong; other failures cut training
+        # short for reasons its history cannot tell.
+        reporter.failed(
+            exc, diagnose(reporter.history) if isinstance(exc, TrainingDiverged) else None
+        )
         raise
     except Exception as exc:
         log.exception("job %s failed", job.id)
@@ -93,5 +137,39 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
             )
         )
         raise
-    reporter.finished(report)
+    reporter.finished(report, result.diagnosis)
     return report
+
+
+def export(job_id: str, export_format: str) -> dict[str, Any]:
+    """Build an export of a finished job's model and publish it among the job's
+    artifacts (whole, or not at all); return what was built and how long it took.
+
+    A failure is written to the build as a problem before RQ marks it failed; the
+    traceback goes to the worker's log only.
+    """
+    from service.ml.export import build_export  # the converter: only builds need it
+
+    settings = _settings or Settings.from_env()
+    job = get_current_job()
+    store = ArtifactStore(settings.artifact_root, settings.artifact_cache)
+    name = EXPORT_FILES[export_format]
+    started = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            built = build_export(store.local_model(job_id), export_format, Path(workdir))
+            size = built.stat().st_size
+            store.add_file(job_id, name, built)
+    except Exception as exc:
+        log.exception("%s export of job %s failed", export_format, job_id)
+        JobReporter(job).failed(
+            ExportFailed(
+                f"Building the {export_format} export failed with {type(exc).__name__}; the "
+                "model may use something this format cannot express. The worker's log has "
+                "details."
+            )
+        )
+        raise
+    seconds = round(time.monotonic() - started, 3)
+    log.info("%s export of job %s: %d bytes in %.2f s", export_format, job_id, size, seconds)
+    return {"name": name, "bytes": size, "seconds": seconds}

@@ -6,6 +6,9 @@ whole into a hidden temporary directory beside it, flushed, and renamed into pla
 step. An object store has no rename, but a single PUT is atomic to readers: the JSON
 documents go up first and the model last, so the model object's existence (`has_model`)
 is the commit point and a crash mid-save leaves nothing that /predict would load.
+
+Exports built later (`add_file`) follow the same rule: one file, published whole by a
+rename or a single PUT, so a listing never shows one half-written.
 """
 
 from __future__ import annotations
@@ -18,13 +21,17 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 MODEL_FILE = "model.keras"
+# Export format -> the artifact a worker builds for it (service.ml.export); named here,
+# free of TensorFlow, so the API knows the names without importing the converter.
+EXPORT_FILES = {"savedmodel": "savedmodel.tar.gz", "tflite": "model.tflite"}
 DEFAULT_CACHE = "var/cache"  # as Settings.artifact_cache, for stores that only write
 _TEMP_PREFIX = ".partial-"
 # Job IDs (and dataset IDs) are UUIDs; checking the form keeps any path trick out of
@@ -37,6 +44,17 @@ Writer = Callable[[Path], None]
 def is_job_id(value: str) -> bool:
     """Whether `value` has the form of a job or dataset ID (a lower-case UUID)."""
     return bool(JOB_ID.match(value))
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One artifact of a job, as the store lists it."""
+
+    name: str
+    size: int
+    # Changes whenever the content may have (an object's ETag, a file's mtime and inode):
+    # part of the key of its cached sha256 (service.ml.digests).
+    version: str
 
 
 class ArtifactStore:
@@ -98,6 +116,47 @@ class ArtifactStore:
             if old != cached and not old.name.startswith(_TEMP_PREFIX):
                 old.unlink(missing_ok=True)
         return cached
+
+    def files(self, job_id: str) -> list[StoredFile]:
+        """The job's artifacts, by name: its plain files, never a temporary one (hidden
+        names) or a directory. Empty when the job has none."""
+        try:
+            entries = self.fs.ls(self.job_dir(job_id), detail=True)
+        except FileNotFoundError:
+            return []
+        found = []
+        for info in entries:
+            name = info["name"].rstrip("/").rsplit("/", 1)[-1]
+            if info["type"] == "file" and not name.startswith("."):
+                found.append(StoredFile(name, int(info["size"]), _version(info)))
+        return sorted(found, key=lambda f: f.name)
+
+    def open(self, job_id: str, name: str) -> IO[bytes]:
+        """One artifact opened for reading, local or remote (read in blocks as it goes).
+        `name` must come from `files`: it is checked to be a plain file name anyway."""
+        if not name or "/" in name or name.startswith("."):
+            raise ValueError(f"Not an artifact name: {name!r}")
+        return self.fs.open(f"{self.job_dir(job_id)}/{name}", "rb")
+
+    def add_file(self, job_id: str, name: str, local: Path) -> None:
+        """Publish a local file into a stored job's directory as `name`, whole or not at
+        all, replacing any file of that name. Raises FileNotFoundError when the job has
+        no model (deleted meanwhile): a directory is never brought back for it."""
+        if not self.has_model(job_id):
+            raise FileNotFoundError(f"Job {job_id} has no stored model.")
+        target = f"{self.job_dir(job_id)}/{name}"
+        if self.remote:
+            self.fs.put_file(str(local), target)  # one PUT (or multipart upload): atomic
+            return
+        # Copied into a temporary directory of the root (same file system, cleaned up by
+        # remove_partials after a crash), flushed, then renamed over the target.
+        temp = self._temp_dir(f"{job_id}-{name}")
+        try:
+            shutil.copyfile(local, temp / name)
+            _fsync_tree(temp)
+            os.replace(temp / name, target)
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
 
     def recent_job_ids(self, limit: int) -> list[str]:
         """IDs of the jobs with stored models, most recently saved first."""
@@ -242,6 +301,14 @@ class ArtifactStore:
         if "LastModified" in info:
             return info["LastModified"].timestamp()
         return self.fs.modified(info["name"]).timestamp()
+
+
+def _version(info: dict[str, Any]) -> str:
+    if info.get("ETag"):  # S3: the object's entity tag (a new upload, a new tag)
+        return str(info["ETag"])
+    # Elsewhere all the listing says of the file: a local file's mtime and inode (a
+    # replaced file is a new inode), another store's creation time.
+    return repr(sorted((key, str(value)) for key, value in info.items()))
 
 
 def _fsync_tree(directory: Path) -> None:

@@ -14,18 +14,24 @@ class ModelCache(Generic[T]):
     """At most `size` loaded models, least recently used dropped first.
 
     A model is loaded once even when several threads ask for it at the same time; a
-    load does not block requests for models already loaded.
+    load does not block requests for models already loaded. `on_lookup(hit)` hears of
+    every `get`: whether the model was there already (for metrics).
     """
 
-    def __init__(self, load: Callable[[str], T], size: int) -> None:
+    def __init__(
+        self, load: Callable[[str], T], size: int, on_lookup: Callable[[bool], None] | None = None
+    ) -> None:
         self._load = load
         self.size = size
+        self._on_lookup = on_lookup
         self._items: OrderedDict[str, T] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
 
     def get(self, key: str) -> T:
         found = self._lookup(key)
+        if self._on_lookup is not None:
+            self._on_lookup(found is not None)
         if found is not None:
             return found
         with self._lock:

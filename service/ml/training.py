@@ -16,10 +16,12 @@ import keras
 import numpy as np
 
 from service.errors import ServiceError, TrainingDiverged
+from service.ml.baseline import prior_loss
 from service.ml.builder import adapt_normalization, build_model, compile_model
 from service.ml.catalog import LOSSES, LossKind
 from service.ml.checks import check_fit
 from service.ml.classes import class_map
+from service.ml.diagnosis import diagnose
 from service.ml.preflight import load_data
 from service.ml.summary import summarize
 from service.ml.uploads import Table
@@ -41,6 +43,7 @@ class TrainingResult:
     summary: dict[str, Any]
     classes: dict[str, Any] | None  # how outputs map to class labels (classifiers only)
     seconds: float
+    diagnosis: dict[str, Any] | None = None  # what the curves say (service.ml.diagnosis)
 
     def report(self) -> dict[str, Any]:
         """The JSON-able outcome (everything but the model)."""
@@ -116,9 +119,11 @@ def train(
     best_epoch = None
     if stopping is not None and stopping.restore_best_weights and stopping.best_weights:
         best_epoch = stopping.best_epoch + 1
+    clean = {name: [finite_or_none(v) for v in values] for name, values in history.items()}
+    baseline = prior_loss(spec["compile"]["loss"], dataset.train.y)
     return TrainingResult(
         model=model,
-        history={name: [finite_or_none(v) for v in values] for name, values in history.items()},
+        history=clean,
         metrics={name: finite_or_none(v) for name, v in metrics.items()},
         evaluated_on=evaluated_on,
         epochs_run=len(history.get("loss", [])),
@@ -126,6 +131,7 @@ def train(
         summary=summarize(model),
         classes=class_map(spec["compile"]["loss"], output_shape, dataset.class_names),
         seconds=time.perf_counter() - started,
+        diagnosis=diagnose(clean, baseline_loss=baseline, kept_epoch=best_epoch),
     )
 
 

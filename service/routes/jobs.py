@@ -250,6 +250,7 @@ def job_resource(record: JobRecord) -> dict[str, Any]:
         "metrics": result.get("metrics"),
         "result": {k: v for k, v in result.items() if k != "metrics"} or None,
         "error": record.error,
+        "diagnosis": record.diagnosis,  # what the curves say, once training has ended
         "queue": record.queue,
         "links": {
             "self": url_for("jobs.get_job", job_id=record.id),

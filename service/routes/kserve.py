@@ -19,6 +19,7 @@ from service.auth import READ, public, requires
 from service.context import services
 from service.errors import InvalidInput, MalformedRequest, NotFound
 from service.http import model_job_id
+from service.metrics import count_predicted_rows
 from service.serving import INPUT, OUTPUT, VERSION, check_rows
 
 bp = Blueprint("kserve", __name__, url_prefix="/v2")
@@ -105,6 +106,7 @@ def infer(job_id: str, version: str = VERSION) -> Response:
     tensor = _tensor(inputs[0], binary, "inputs[0]")
     batch = check_rows(tensor, predictor, ctx.settings.max_predict_rows, "inputs[0].shape")
     outputs = predictor.predict(batch)
+    count_predicted_rows("kserve", len(batch))
     return _response(job_id, header, outputs)
 
 

@@ -12,6 +12,7 @@ from service.context import services
 from service.errors import ModelUnavailable
 from service.http import check_fields, json_body, model_job_id
 from service.limits import check_model_limits
+from service.metrics import count_predicted_rows
 from service.schemas import load_model_spec
 from service.serving import answer, check_return, rows_batch
 
@@ -28,7 +29,9 @@ def predict(job_id: str) -> dict[str, Any]:
     predictor = ctx.predictor(model_job_id(job_id))
     wanted = check_return(body.get("return", "probabilities"), predictor)
     batch = rows_batch(body["instances"], predictor, ctx.settings.max_predict_rows, "instances")
-    return answer(predictor.predict(batch), predictor, wanted)
+    outputs = predictor.predict(batch)
+    count_predicted_rows("native", len(batch))
+    return answer(outputs, predictor, wanted)
 
 
 @bp.get("/v1/models/<job_id>/summary")

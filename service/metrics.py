@@ -1,0 +1,185 @@
+"""Prometheus metrics of the API, served at /metrics.
+
+Counters and histograms are updated by the process that handles the request. Under
+gunicorn each worker process writes its values to files in PROMETHEUS_MULTIPROC_DIR
+(set up by service/gunicorn_conf.py) and a scrape, answered by any one process, sums
+them all. Jobs, queues and training durations live in Redis, not in any process, so
+they are read from Redis at scrape time (`RedisCollector`): the same answer from every
+process, and a scrape that still answers, without them, while Redis is down.
+
+Labels are bounded: the route is the URL rule (`/v1/models/<job_id>/predict`), never
+the path, and an unknown method is `other`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.utils import floatToGoString
+from redis.exceptions import RedisError
+from werkzeug.routing import Rule
+
+from service import durations
+from service.jobs import JobQueue
+
+# The classic text format, which every Prometheus version reads (generate_latest's).
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+PREFIX = "keras_service"
+UNMATCHED = "unmatched"  # the route label of requests no rule matched (404, 405)
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+log = logging.getLogger(__name__)
+
+# A predict answers in ~0.5 ms and a long-poll in up to 60 s: buckets span both.
+_HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+HTTP_SECONDS = Histogram(
+    f"{PREFIX}_http_request_duration_seconds",
+    "Time from a request's first hook to its response, by route (URL rule), method and "
+    "status; its _count is the number of requests.",
+    ["route", "method", "status"],
+    buckets=_HTTP_BUCKETS,
+)
+PREDICT_ROWS = Counter(
+    f"{PREFIX}_predict_rows",
+    "Rows predicted, by protocol (native, tfserving, kserve) and route.",
+    ["protocol", "route"],
+)
+CACHE_LOOKUPS = Counter(
+    f"{PREFIX}_model_cache_lookups",
+    "Models asked of this process's cache: hit (already loaded) or miss.",
+    ["result"],
+)
+MODEL_LOADS = Counter(
+    f"{PREFIX}_model_loads", "Models loaded from the artifact store: ok or error.", ["result"]
+)
+MODEL_LOAD_SECONDS = Histogram(
+    f"{PREFIX}_model_load_seconds",
+    "Time to load a model that loaded.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+# Bound once: `labels()` validates and locks on every call; the hot path skips it.
+_HITS, _MISSES = CACHE_LOOKUPS.labels("hit"), CACHE_LOOKUPS.labels("miss")
+_LOADS_OK, _LOADS_FAILED = MODEL_LOADS.labels("ok"), MODEL_LOADS.labels("error")
+
+
+def instrument(app: Flask) -> None:
+    """Time every request; call before the authorization hook, so refusals count."""
+    app.before_request(_start)
+    app.after_request(_observe)
+
+
+def _start() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _observe(response: Response) -> Response:
+    started = g.get("metrics_started")
+    if started is None:
+        return response
+    current = request._get_current_object()  # one context lookup, not one per attribute
+    route = _route(current.url_rule)
+    method = current.method if current.method in _METHODS else "other"
+    key = (route, method, response.status_code)
+    timer = _timers.get(key)
+    if timer is None:  # the first such request: a few hundred keys at most
+        timer = _timers.setdefault(key, HTTP_SECONDS.labels(route, method, str(key[2])))
+    timer.observe(time.perf_counter() - started)
+    return response
+
+
+# Bound histograms by (route, method, status), sparing `labels()` on every request;
+# every label is bounded, so is this.
+_timers: dict[tuple[str, str, int], Histogram] = {}
+
+
+def _route(rule: Rule | None) -> str:
+    return rule.rule if rule is not None else UNMATCHED
+
+
+def count_predicted_rows(protocol: str, rows: int) -> None:
+    """Count the rows a predict request of `protocol` was answered for."""
+    PREDICT_ROWS.labels(protocol, _route(request.url_rule)).inc(rows)
+
+
+def cache_lookup(hit: bool) -> None:
+    """ModelCache's lookup hook."""
+    (_HITS if hit else _MISSES).inc()
+
+
+def model_loaded(seconds: float) -> None:
+    _LOADS_OK.inc()
+    MODEL_LOAD_SECONDS.observe(seconds)
+
+
+def model_load_failed() -> None:
+    _LOADS_FAILED.inc()
+
+
+class RedisCollector:
+    """Jobs by status, queue depth and training durations, read from Redis at each
+    scrape, with a gauge saying whether Redis answered."""
+
+    def __init__(self, jobs: JobQueue) -> None:
+        self.jobs = jobs
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(f"{PREFIX}_job_store_up", "Whether Redis answered this scrape.")
+        try:
+            statuses, depths = self.jobs.census()
+            trainings = durations.read(self.jobs.redis)
+        except RedisError as exc:
+            log.warning("metrics without the job store: %s", exc)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        jobs = GaugeMetricFamily(
+            f"{PREFIX}_jobs",
+            "Jobs in RQ's queues and registries by status (training jobs and export builds).",
+            labels=["status"],
+        )
+        for status, count in statuses.items():
+            jobs.add_metric([status], count)
+        yield jobs
+        depth = GaugeMetricFamily(
+            f"{PREFIX}_queue_depth", "Jobs waiting for a worker, by queue.", labels=["queue"]
+        )
+        for priority, count in depths.items():
+            depth.add_metric([priority], count)
+        yield depth
+        training = HistogramMetricFamily(
+            f"{PREFIX}_training_seconds",
+            "How long training jobs ran in a worker, by how they ended (observed by workers).",
+            labels=["status"],
+        )
+        for outcome, histogram in trainings.items():
+            buckets = [(floatToGoString(b), n) for b, n in histogram.buckets]
+            training.add_metric([outcome], buckets, histogram.sum)
+        yield training
+
+
+def exposition(jobs: JobQueue) -> bytes:
+    """The text exposition of every metric: this process's own, or with
+    PROMETHEUS_MULTIPROC_DIR set every process's summed, then Redis's."""
+    registry = CollectorRegistry(auto_describe=False)
+    # The variable prometheus_client itself reads to choose its mode at import.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        registry.register(REGISTRY)  # a registry collects like any collector
+    registry.register(RedisCollector(jobs))
+    return generate_latest(registry)

@@ -1,0 +1,63 @@
+"""/docs: the API description (openapi.yaml) rendered by Swagger UI for people.
+
+Swagger UI's files come from the pinned swagger-ui-bundle-v2 package, served by the app
+itself rather than a CDN: the page works where the service has no internet, loads
+exactly the version that was tested, and its Content-Security-Policy can stay 'self'.
+Public like /openapi.yaml: the page carries no data. "Try it out" sends requests from
+the browser with the key typed into "Authorize", so the API's scopes apply as to any
+other client.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Blueprint, Response, render_template, request, send_from_directory, url_for
+from flask.typing import ResponseReturnValue
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.security import safe_join
+
+from service.auth import public
+from service.errors import NotFound
+
+bp = Blueprint("docs", __name__)
+# Our start-up script first, then Swagger UI's distribution files.
+ASSET_FOLDERS = (Path(__file__).resolve().parents[1] / "static" / "docs", Path(swagger_ui_path))
+
+_HEADERS = {
+    # Only this app's scripts and styles, and the spec from this app; no framing. Swagger
+    # UI's stylesheet draws its icons from data: URIs.
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@bp.after_request
+def _secure(response: Response) -> Response:
+    response.headers.update(_HEADERS)
+    return response
+
+
+@bp.get("/docs")
+@public
+def page() -> str:
+    """The Swagger UI page; its script loads the spec from /openapi.yaml."""
+    return render_template("docs/index.html", spec_url=url_for("health.openapi"))
+
+
+# merge_slashes off: `//x` is refused here (404) rather than redirected (308).
+@bp.get("/docs/<path:asset>", merge_slashes=False)
+@public
+def asset(asset: str) -> ResponseReturnValue:
+    """A file of the page: ours or Swagger UI's (safe_join refuses `..` and absolute
+    paths, so nothing outside these folders is served)."""
+    for folder in ASSET_FOLDERS:
+        path = safe_join(str(folder), asset)
+        if path is not None and os.path.isfile(path):
+            return send_from_directory(folder, asset)
+    raise NotFound(f"No such resource: {request.path}.")

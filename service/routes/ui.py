@@ -1,0 +1,61 @@
+"""/ui: a small dashboard to watch training in a browser (HTML pages for people).
+
+Auth: the pages and their assets are public because they carry no data. Every job,
+metric and summary is fetched by the page's JavaScript from the JSON API, with the API
+key the user typed once (kept in sessionStorage, sent as `Authorization: Bearer`), so
+the API's scopes apply to the dashboard exactly as to any other client and no cookie
+can be ridden by another site (no CSRF). A strict Content-Security-Policy keeps the
+pages to their own scripts, so a job name from a client can never run as code there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, render_template, send_from_directory
+from flask.typing import ResponseReturnValue
+
+from service.auth import public
+from service.http import checked_job_id
+
+bp = Blueprint("ui", __name__, url_prefix="/ui")
+ASSETS = Path(__file__).resolve().parents[1] / "static" / "ui"
+
+_HEADERS = {
+    # Only this app's scripts, styles and API; no framing (clickjacking), no inline
+    # script. The charts' SVG is built through the DOM, which this policy allows.
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@bp.after_request
+def _secure(response: Response) -> Response:
+    response.headers.update(_HEADERS)
+    return response
+
+
+@bp.get("")
+@public
+def jobs_page() -> str:
+    """The jobs list, newest first; its script polls GET /v1/jobs."""
+    return render_template("ui/jobs.html")
+
+
+@bp.get("/jobs/<job_id>")
+@public
+def job_page(job_id: str) -> str:
+    """One job: curves, summary, predict form. Only the (checked) ID is in the HTML."""
+    return render_template("ui/job.html", job_id=checked_job_id(job_id))
+
+
+# Our own route rather than Flask's `static` endpoint, so the assets can be public
+# like the pages (an undeclared view needs a full key when keys are configured).
+@bp.get("/static/<path:filename>")
+@public
+def asset(filename: str) -> ResponseReturnValue:
+    return send_from_directory(ASSETS, filename)

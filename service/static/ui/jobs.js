@@ -1,0 +1,52 @@
+// The jobs list: polls GET /v1/jobs (newest first) and redraws the table.
+import {
+  api, el, formatDate, formatMetric, notice, progressText, setBar, statusBadge, waitMs,
+} from "./api.js";
+
+const BUSY_MS = 1000; // while a job is queued or running
+const IDLE_MS = 3000; // otherwise: new jobs still show up within a few seconds
+
+function metricsCell(job) {
+  if (job.error) return el("td", { class: "problem-text", text: job.error.title });
+  const metrics = Object.entries(job.metrics || {});
+  return el("td", {}, el("div", { class: "metrics" }, ...metrics.map(([name, value]) =>
+    el("span", {}, el("span", { class: "muted", text: name }), ` ${formatMetric(value)}`))));
+}
+
+function row(job) {
+  const bar = el("div", { class: "bar" }, el("div", { class: "fill" }));
+  setBar(bar, job.progress.fraction);
+  const link = el("a", { href: `/ui/jobs/${encodeURIComponent(job.id)}`, text: job.name || "(unnamed)" });
+  return el("tr", { "data-job-id": job.id },
+    el("td", {}, link, el("div", { class: "muted mono", text: job.id.slice(0, 8) })),
+    el("td", {}, statusBadge(job.status)),
+    el("td", { text: formatDate(job.created_at) }),
+    el("td", { class: "progress-col" }, bar, el("span", { class: "progress-text", text: progressText(job) })),
+    metricsCell(job));
+}
+
+async function refresh() {
+  const { jobs } = await api("/v1/jobs?limit=100");
+  document.getElementById("jobs").replaceChildren(...jobs.map(row));
+  document.getElementById("empty").hidden = jobs.length > 0;
+  document.getElementById("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+  notice(null);
+  return jobs.some((job) => job.status === "queued" || job.status === "started");
+}
+
+async function follow() {
+  for (;;) {
+    let busy = false;
+    if (!document.hidden) {
+      try {
+        busy = await refresh();
+      } catch (problem) {
+        if (problem.status === 401 || problem.status === 403) return; // until a key is given
+        notice(`Could not load the jobs: ${problem.message}`);
+      }
+    }
+    await waitMs(busy ? BUSY_MS : IDLE_MS);
+  }
+}
+
+follow();

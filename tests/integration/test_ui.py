@@ -1,0 +1,125 @@
+"""The dashboard in a real browser: Debian's Chromium, driven by Selenium, against the
+real gunicorn server and worker. Screenshots go to the test's tmp dir, and also to the
+folder in UI_SCREENSHOTS when it is set (`UI_SCREENSHOTS=docs` refreshes the README's)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select
+from werkzeug.serving import make_server
+
+from service.app import create_app
+from service.config import Settings
+from tests.browser import console_errors, text, until
+from tests.conftest import example
+
+pytestmark = pytest.mark.integration
+
+# A handwritten 0 from the digits data set (64 pixel values, 0-16).
+ZERO = [0, 0, 5, 13, 9, 1, 0, 0, 0, 0, 13, 15, 10, 15, 5, 0, 0, 3, 15, 2, 0, 11, 8, 0, 0, 4]
+ZERO += [12, 0, 0, 8, 8, 0, 0, 5, 8, 0, 0, 9, 8, 0, 0, 4, 11, 0, 1, 12, 7, 0, 0, 2, 14, 5]
+ZERO += [10, 12, 0, 0, 0, 0, 6, 13, 10, 0, 0, 0]
+XSS = """<img src=x onerror="document.title='pwned'">"""
+KEY = "reader-key-0123456789"
+
+
+def submit(server: str, example_name: str, **changes: Any) -> str:
+    request = urllib.request.Request(
+        f"{server}/v1/jobs",
+        data=json.dumps({**example(example_name), **changes}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 202
+        return json.loads(response.read())["id"]
+
+
+def test_a_job_is_watched_live_from_the_list_to_a_prediction(
+    server: str, worker: Any, browser: WebDriver, snap: Callable[[str], None]
+) -> None:
+    submit(server, "sum_of_two")  # another job, so the list shows more than one
+    job_id = submit(server, "digits")
+    row = f'tr[data-job-id="{job_id}"]'
+
+    browser.get(f"{server}/ui")
+    assert until(browser, lambda b: text(b, row).startswith("digits-mlp"))
+    until(browser, lambda b: text(b, f"{row} .progress-text") == "100 %")
+    assert "finished" in text(browser, row)
+    assert "accuracy" in text(browser, row)  # the final test metrics
+    snap("ui-jobs")
+
+    browser.find_element(By.CSS_SELECTOR, f"{row} a").click()
+    until(browser, lambda b: "38,410" in text(b, "#summary"))
+    summary = text(browser, "#summary")
+    assert "dense (Dense)" in summary
+    assert "(None, 512)" in summary
+    charts = browser.find_elements(By.CSS_SELECTOR, "#charts figure")
+    assert [c.find_element(By.TAG_NAME, "strong").text for c in charts] == ["loss", "accuracy"]
+    assert len(charts[0].find_elements(By.TAG_NAME, "polyline")) == 2  # train and validation
+
+    rows = browser.find_element(By.ID, "rows")
+    rows.clear()
+    rows.send_keys(json.dumps([ZERO]))
+    Select(browser.find_element(By.NAME, "return")).select_by_value("both")
+    browser.find_element(By.ID, "predict-button").click()
+    answer = until(browser, lambda b: "classes" in text(b, "#answer") and text(b, "#answer"))
+    assert answer.startswith("predictions:")
+    assert answer.endswith("classes:\n  0")
+    snap("ui-job")
+    assert console_errors(browser) == []
+
+
+def test_names_from_clients_are_shown_as_text_and_problems_with_their_detail(
+    server: str, worker: Any, browser: WebDriver
+) -> None:
+    job_id = submit(server, "sum_of_two", name=XSS)
+    row = f'tr[data-job-id="{job_id}"]'
+    browser.get(f"{server}/ui")
+    assert until(browser, lambda b: text(b, f"{row} a") == XSS)
+    assert browser.find_elements(By.CSS_SELECTOR, f"{row} img") == []
+
+    browser.get(f"{server}/ui/jobs/{job_id}")
+    until(browser, lambda b: b.find_element(By.ID, "predict-button").is_enabled())
+    assert text(browser, "#name") == XSS
+    assert browser.title != "pwned"
+    rows = browser.find_element(By.ID, "rows")
+    rows.clear()
+    rows.send_keys("[[1, 2, 3]]")  # the model takes 2 numbers a row
+    browser.find_element(By.ID, "predict-button").click()
+    answer = until(browser, lambda b: text(b, "#answer") != "…" and text(b, "#answer"))
+    assert answer.startswith("Invalid prediction input:"), answer
+
+
+@pytest.fixture
+def keyed_server(settings: Settings) -> Iterator[str]:
+    """The app with an API key configured, on the session's Redis, in a thread."""
+    app = create_app(dataclasses.replace(settings, api_keys=f"{KEY}:read"))
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{http.server_port}"
+    http.shutdown()
+    thread.join()
+
+
+def test_with_api_keys_the_dashboard_asks_for_one_and_then_shows_the_jobs(
+    server: str, worker: Any, keyed_server: str, browser: WebDriver
+) -> None:
+    job_id = submit(server, "sum_of_two")
+    browser.get(f"{keyed_server}/ui")
+    until(browser, lambda b: "needs an API key" in text(b, "#notice"))
+    browser.find_element(By.CSS_SELECTOR, "#key-form input").send_keys(KEY)
+    browser.find_element(By.CSS_SELECTOR, "#key-form button[type=submit]").click()
+    until(browser, lambda b: text(b, f'tr[data-job-id="{job_id}"] a') == "sum-of-two")
+    assert not browser.find_element(By.ID, "notice").is_displayed()
+    assert text(browser, "#key-state") == "API key: set"
+    browser.execute_script("sessionStorage.clear()")  # the browser outlives this test
