@@ -13,34 +13,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Blueprint, Response, render_template, request, send_from_directory, url_for
+from flask import Blueprint, render_template, request, send_from_directory, url_for
 from flask.typing import ResponseReturnValue
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.security import safe_join
 
 from service.auth import public
 from service.errors import NotFound
+from service.http import secure_pages
 
 bp = Blueprint("docs", __name__)
 # Our start-up script first, then Swagger UI's distribution files.
 ASSET_FOLDERS = (Path(__file__).resolve().parents[1] / "static" / "docs", Path(swagger_ui_path))
 
-_HEADERS = {
-    # Only this app's scripts and styles, and the spec from this app; no framing. Swagger
-    # UI's stylesheet draws its icons from data: URIs.
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-
-
-@bp.after_request
-def _secure(response: Response) -> Response:
-    response.headers.update(_HEADERS)
-    return response
+# Swagger UI's stylesheet draws its icons from data: URIs.
+secure_pages(bp, img_src="'self' data:")
 
 
 @bp.get("/docs")

@@ -12,31 +12,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, render_template, send_from_directory
+from flask import Blueprint, render_template, send_from_directory
 from flask.typing import ResponseReturnValue
 
 from service.auth import public
-from service.http import checked_job_id
+from service.http import checked_job_id, secure_pages
 
 bp = Blueprint("ui", __name__, url_prefix="/ui")
 ASSETS = Path(__file__).resolve().parents[1] / "static" / "ui"
 
-_HEADERS = {
-    # Only this app's scripts, styles and API; no framing (clickjacking), no inline
-    # script. The charts' SVG is built through the DOM, which this policy allows.
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-
-
-@bp.after_request
-def _secure(response: Response) -> Response:
-    response.headers.update(_HEADERS)
-    return response
+# The charts' SVG is built through the DOM, which this policy allows.
+secure_pages(bp)
 
 
 @bp.get("")
