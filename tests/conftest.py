@@ -35,6 +35,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def offline_settings(tmp_path_factory: pytest.TempPathFactory, **overrides: Any) -> Settings:
+    """Settings for an app with no Redis behind it (a port where nothing listens), for
+    tests of what the API answers before, or without, touching Redis."""
+    return Settings(
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+        artifact_root=str(tmp_path_factory.mktemp("artifacts")),
+        redis_timeout_s=0.5,
+        **overrides,
+    )
+
+
 def example(name: str) -> dict[str, Any]:
     """A spec from examples/, as a client would POST it."""
     return json.loads((EXAMPLES / f"{name}.json").read_text())

@@ -11,7 +11,7 @@ import pytest
 from service.app import create_app
 from service.auth import ApiKeys
 from service.config import Settings
-from tests.conftest import example, free_port
+from tests.conftest import example, offline_settings
 
 READER = "reader-key-0123456789"
 ADMIN = "admin-key-0123456789ab"
@@ -67,10 +67,8 @@ def test_a_malformed_key_stops_the_app_from_starting() -> None:
 
 @pytest.fixture(scope="module")
 def http(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    settings = Settings(
-        redis_url=f"redis://127.0.0.1:{free_port()}/0",
-        artifact_root=str(tmp_path_factory.mktemp("artifacts")),
-        redis_timeout_s=0.5,
+    settings = offline_settings(
+        tmp_path_factory,
         api_keys=f"{READER}:read,{ADMIN}:full",
     )
     return create_app(settings).test_client()

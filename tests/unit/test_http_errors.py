@@ -12,18 +12,15 @@ import pytest
 from flask import Flask
 
 from service.app import create_app
-from service.config import Settings
-from tests.conftest import example, free_port
+from tests.conftest import example, offline_settings
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture(scope="module")
 def offline_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    settings = Settings(
-        redis_url=f"redis://127.0.0.1:{free_port()}/0",
-        artifact_root=str(tmp_path_factory.mktemp("artifacts")),
-        redis_timeout_s=0.5,
+    settings = offline_settings(
+        tmp_path_factory,
         max_body_bytes=10_000,
     )
     app = create_app(settings)

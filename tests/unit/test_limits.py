@@ -13,7 +13,7 @@ from service.config import Settings
 from service.errors import InvalidSpec
 from service.limits import check_limits, data_rows
 from service.schemas import load_spec
-from tests.conftest import example, free_port
+from tests.conftest import example, offline_settings
 
 SMALL = Settings(max_layers=3, max_units=600, max_epochs=50, max_data_rows=500)
 
@@ -113,10 +113,8 @@ def test_limits_read_from_the_environment() -> None:
 
 @pytest.fixture(scope="module")
 def http(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    settings = Settings(
-        redis_url=f"redis://127.0.0.1:{free_port()}/0",
-        artifact_root=str(tmp_path_factory.mktemp("artifacts")),
-        redis_timeout_s=0.5,
+    settings = offline_settings(
+        tmp_path_factory,
         max_layers=3,
         max_units=600,
         max_epochs=50,

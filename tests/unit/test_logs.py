@@ -24,7 +24,7 @@ from service.logs import (
     request_context,
     request_id_from,
 )
-from tests.conftest import free_port
+from tests.conftest import offline_settings
 
 GENERATED = re.compile(r"^[0-9a-f]{32}$")
 
@@ -132,10 +132,8 @@ def test_an_unknown_log_format_is_refused_naming_the_variable() -> None:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    settings = Settings(
-        redis_url=f"redis://127.0.0.1:{free_port()}/0",
-        artifact_root=str(tmp_path_factory.mktemp("artifacts")),
-        redis_timeout_s=0.5,
+    settings = offline_settings(
+        tmp_path_factory,
     )
     app = create_app(settings)
 

@@ -9,18 +9,15 @@ from typing import Any
 import pytest
 
 from service.app import create_app
-from service.config import Settings
-from tests.conftest import free_port
+from tests.conftest import offline_settings
 
 KEY = "reader-key-0123456789"
 
 
 @pytest.fixture(scope="module")
 def http(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    settings = Settings(
-        redis_url=f"redis://127.0.0.1:{free_port()}/0",
-        artifact_root=str(tmp_path_factory.mktemp("artifacts")),
-        redis_timeout_s=0.5,
+    settings = offline_settings(
+        tmp_path_factory,
         api_keys=f"{KEY}:read",
     )
     return create_app(settings).test_client()
