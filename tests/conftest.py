@@ -203,6 +203,38 @@ def _answers(url: str) -> bool:
         return False
 
 
+def long_digits(**fit: Any) -> dict[str, Any]:
+    """The digits recipe for long enough (minutes) to be canceled or killed mid-fit."""
+    spec = example("digits")
+    spec["fit"].update(epochs=500, early_stopping=None, **fit)
+    return spec
+
+
+def quick_sum(epochs: int = 3, **extra: Any) -> dict[str, Any]:
+    """The sum-of-two recipe in a few epochs (about a second); `extra` top-level fields
+    such as `queue`."""
+    spec = example("sum_of_two")
+    spec["fit"]["epochs"] = epochs
+    return {**spec, **extra}
+
+
+def submit(client: Any, spec: dict[str, Any], **headers: str) -> str:
+    """POST a spec; returns the new job's ID."""
+    response = client.post("/v1/jobs", json=spec, headers=headers)
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["id"]
+
+
+def training(client: Any, job_id: str) -> dict[str, Any]:
+    """Wait until the job has finished an epoch (it is mid-fit from then on)."""
+
+    def fitting() -> dict[str, Any] | None:
+        job = client.get(f"/v1/jobs/{job_id}").get_json()
+        return job if job["progress"]["epoch"] >= 1 else None
+
+    return wait_until(fitting, timeout=120, interval=0.05)
+
+
 def finished_job(client: Any, job_id: str, timeout: float = 180) -> dict[str, Any]:
     """Poll a job until it ends; return its resource."""
 

@@ -21,21 +21,18 @@ from service.app import create_app
 from service.config import Settings
 from service.jobs import connect
 from service.ml.artifacts import ArtifactStore
-from tests.conftest import example, finished_job, start_worker, stop, wait_until
+from tests.conftest import (
+    finished_job,
+    long_digits,
+    quick_sum,
+    start_worker,
+    stop,
+    submit,
+    training,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def long_digits(**fit: Any) -> dict[str, Any]:
-    spec = example("digits")
-    spec["fit"].update(epochs=500, early_stopping=None, **fit)
-    return spec
-
-
-def quick_sum(epochs: int = 3, **extra: Any) -> dict[str, Any]:
-    spec = example("sum_of_two")
-    spec["fit"]["epochs"] = epochs
-    return {**spec, **extra}
 
 
 @pytest.fixture(scope="module")
@@ -55,22 +52,8 @@ def idle_queue(settings: Settings) -> tuple[Settings, Any]:
     return mine, create_app(mine).test_client()
 
 
-def submit(client: Any, spec: dict[str, Any], **headers: str) -> str:
-    response = client.post("/v1/jobs", json=spec, headers=headers)
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["id"]
-
-
 def job(client: Any, job_id: str) -> dict[str, Any]:
     return client.get(f"/v1/jobs/{job_id}").get_json()
-
-
-def training(client: Any, job_id: str) -> dict[str, Any]:
-    return wait_until(
-        lambda: (found := job(client, job_id))["progress"]["epoch"] >= 1 and found,
-        timeout=120,
-        interval=0.05,
-    )
 
 
 def stored(settings: Settings, job_id: str) -> bool:

@@ -23,12 +23,15 @@ from service.config import Settings
 from service.ml.artifacts import ArtifactStore
 from tests.conftest import (
     ROOT,
-    example,
     finished_job,
     free_port,
+    long_digits,
+    quick_sum,
     start_redis,
     start_worker,
     stop,
+    submit,
+    training,
     wait_until,
 )
 from worker.main import HEARTBEAT_GRACE_S, MONITORING_INTERVAL_S
@@ -37,19 +40,6 @@ pytestmark = pytest.mark.integration
 
 # What scripts/run.sh gives its redis-server (checked below, so the two cannot drift).
 PERSISTENCE = ("--appendonly", "yes", "--appendfsync", "everysec")
-
-
-def long_digits() -> dict[str, Any]:
-    """The digits recipe for long enough (minutes) to be killed in the middle."""
-    spec = example("digits")
-    spec["fit"].update(epochs=500, early_stopping=None)
-    return spec
-
-
-def quick_sum() -> dict[str, Any]:
-    spec = example("sum_of_two")
-    spec["fit"]["epochs"] = 3
-    return spec
 
 
 def children(pid: int) -> list[int]:
@@ -63,23 +53,6 @@ def children(pid: int) -> list[int]:
         if ppid == pid:
             found.append(int(stat.parent.name))
     return found
-
-
-def submit(client: Any, spec: dict[str, Any]) -> str:
-    response = client.post("/v1/jobs", json=spec)
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["id"]
-
-
-def training(client: Any, job_id: str) -> dict[str, Any]:
-    """Wait until the job has finished an epoch (it is mid-fit from then on)."""
-    return wait_until(
-        lambda: (
-            (job := client.get(f"/v1/jobs/{job_id}").get_json())["progress"]["epoch"] >= 1 and job
-        ),
-        timeout=120,
-        interval=0.1,
-    )
 
 
 def assert_nothing_servable(settings: Settings, client: Any, job_id: str) -> None:

@@ -20,23 +20,10 @@ from rq.job import Job
 from service.app import create_app
 from service.config import Settings
 from service.jobs import connect
-from tests.conftest import example, finished_job, start_worker, stop, wait_until
+from tests.conftest import finished_job, quick_sum, start_worker, stop, submit, wait_until
 from worker.main import HEARTBEAT_GRACE_S, MONITORING_INTERVAL_S, TrainingWorker, build_worker
 
 pytestmark = pytest.mark.integration
-
-
-def quick_sum(epochs: int = 3, queue: str = "default") -> dict[str, Any]:
-    spec = example("sum_of_two")
-    spec["fit"]["epochs"] = epochs
-    spec["queue"] = queue
-    return spec
-
-
-def submit(client: Any, spec: dict[str, Any]) -> str:
-    response = client.post("/v1/jobs", json=spec)
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["id"]
 
 
 def moment(job: dict[str, Any], field: str) -> datetime:
