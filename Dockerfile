@@ -43,13 +43,12 @@ RUN groupadd --system --gid 10001 app \
 
 COPY --from=builder /opt/venv /opt/venv
 
-# service/routes/health.py serves openapi.yaml from parents[2], i.e. /app. service/
-# brings the dashboard's templates and static files; /docs serves Swagger UI from the
-# swagger-ui-bundle-v2 package in the venv.
+# service/ brings the dashboard's templates and static files and the API description's
+# text (the description itself is generated at start-up); /docs serves Swagger UI from
+# the swagger-ui-bundle-v2 package in the venv.
 WORKDIR /app
 COPY service/ ./service/
 COPY worker/ ./worker/
-COPY openapi.yaml ./
 
 USER 10001:10001
 

@@ -42,7 +42,7 @@ from rq import Queue, Worker  # noqa: E402
 
 from service.app import create_app  # noqa: E402
 from service.config import Settings  # noqa: E402
-from tests.conftest import example, free_port, start_redis, start_worker, stop  # noqa: E402
+from tests.helpers import example, free_port, start_redis, start_worker, stop  # noqa: E402
 
 SEQUENTIAL_JOBS = 30
 SMALL_JOBS = 40
@@ -63,7 +63,7 @@ ONE_THREAD = {
 PLAIN_FIT = """
 import json, sys, time
 from service.ml.training import train
-from service.schemas import load_spec
+from service.schemas.spec import load_spec
 spec = load_spec(json.load(open(sys.argv[1])))
 start = time.perf_counter()
 train(spec)

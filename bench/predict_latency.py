@@ -35,7 +35,7 @@ from service.ml.artifacts import ArtifactStore  # noqa: E402
 from service.ml.datasets import builtin_arrays  # noqa: E402
 from service.ml.predictor import Predictor, load_predictor  # noqa: E402
 from service.ml.training import train  # noqa: E402
-from service.schemas import load_spec  # noqa: E402
+from service.schemas.spec import load_spec  # noqa: E402
 
 
 def timings_ms(call: Callable[[], object], repeat: int, warmup: int = 20) -> list[float]:

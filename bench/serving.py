@@ -37,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from service.ml.artifacts import ArtifactStore  # noqa: E402
 from service.ml.datasets import builtin_arrays  # noqa: E402
 from service.ml.training import train  # noqa: E402
-from service.schemas import load_spec  # noqa: E402
+from service.schemas.spec import load_spec  # noqa: E402
 
 DURATION = os.environ.get("BENCH_SECONDS", "8")
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))

@@ -29,9 +29,7 @@ if [ -z "${REDIS_URL:-}" ]; then
   else
     mkdir -p var/redis
     # Append-only persistence: queued and finished jobs survive a Redis restart.
-    redis-server --bind 127.0.0.1 --port "$port" --dir "$PWD/var/redis" \
-      --appendonly yes --appendfsync everysec --save "" \
-      --logfile "$PWD/var/log/redis.log" &
+    scripts/redis.sh "$port" "$PWD/var/redis" "$PWD/var/log/redis.log" &
     pids+=($!)
     for _ in $(seq 50); do redis_answers "$REDIS_URL" && break; sleep 0.1; done
     redis_answers "$REDIS_URL" || { echo "redis-server did not start; see var/log/redis.log" >&2; exit 1; }

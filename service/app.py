@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import orjson
@@ -10,10 +9,13 @@ from flask import Flask, Response
 from flask.json.provider import JSONProvider
 
 from service import request_ids
+from service.api import create_api
 from service.auth import ApiKeys, authorize
+from service.bodies import parse_json
 from service.config import Settings
 from service.context import EXTENSION, Services
 from service.metrics import instrument
+from service.openapi import DESCRIPTION
 from service.problems import register_error_handlers
 from service.routes import (
     aliases,
@@ -31,25 +33,24 @@ from service.routes import (
     ui,
 )
 
+TITLE, VERSION = "Keras training service", "0.1.0"
 _ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+# The API's blueprints, in the order the description lists them; the dashboard (ui) is
+# pages for people and is not part of it.
+API = (jobs, curves, datasets, models, artifacts, exports, aliases, tfserving, kserve)
+API += (health, metrics, docs)
 
 
 class OrjsonProvider(JSONProvider):
     """JSON through orjson: several times faster than the standard library on the
     predict path, serializes NumPy arrays without `tolist()` and writes NaN as null.
-
-    A body orjson refuses is parsed again by the standard library, which also accepts
-    the NaN and Infinity literals some clients send: validation then refuses them with
-    a 422 naming the row, rather than a bare 400."""
+    Bodies are parsed by service.bodies (once, within a nesting limit)."""
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         return orjson.dumps(obj, option=_ORJSON).decode()
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        try:
-            return orjson.loads(s)
-        except orjson.JSONDecodeError:
-            return json.loads(s)
+        return parse_json(s.encode() if isinstance(s, str) else s)
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
@@ -71,12 +72,27 @@ def create_app(settings: Settings | None = None) -> Flask:
     request_ids.install(app)
     instrument(app)
     app.before_request(lambda: authorize(keys))
-    blueprints = (jobs.bp, models.bp, tfserving.bp, kserve.bp, health.bp, aliases.bp, datasets.bp)
-    blueprints += (artifacts.bp, exports.bp, docs.bp)
-    blueprints += (curves.bp,)
-    blueprints += (metrics.bp,)
-    blueprints += (ui.bp,)  # the dashboard: HTML pages for people, not part of the API
-    for blueprint in blueprints:
-        app.register_blueprint(blueprint)
+    api = create_api(
+        app,
+        settings,
+        title=TITLE,
+        version=VERSION,
+        info={
+            "summary": "Train Keras models from JSON specs on RQ workers and serve them.",
+            "description": DESCRIPTION,
+            "license": {"name": "Proprietary"},
+        },
+        # Relative: the host that served the document, so /docs' "Try it out" and other
+        # clients call the service they read it from.
+        servers=[
+            {"url": "/", "description": "This server"},
+            {"url": "http://127.0.0.1:8000", "description": "Local development (`make run`)."},
+        ],
+        # A key when keys are configured; none (the empty requirement) when it is open.
+        security=[{"apiKey": []}, {}],
+    )
+    for module in API:
+        api.register_blueprint(module.bp)
+    app.register_blueprint(ui.bp)
     register_error_handlers(app)
     return app

@@ -41,6 +41,11 @@ def requires(scope: str) -> Callable[[View], View]:
 public = requires(PUBLIC)  # health checks and the API description: never need a key
 
 
+def required_scope(view: Callable[..., object] | None) -> str:
+    """The scope a view declared; `full` for one that declared none."""
+    return getattr(view, "required_scope", FULL)
+
+
 @dataclass(frozen=True)
 class ApiKeys:
     """The configured keys and their scopes; empty means the service is open."""
@@ -88,8 +93,7 @@ def authorize(keys: ApiKeys) -> None:
     before_request hook; requests for unknown routes go on to their 404)."""
     if not keys or request.endpoint is None:
         return
-    view = current_app.view_functions.get(request.endpoint)
-    needed = getattr(view, "required_scope", FULL)
+    needed = required_scope(current_app.view_functions.get(request.endpoint))
     if needed == PUBLIC:
         return
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")

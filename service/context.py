@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 from service import metrics
-from service.aliases import AliasStore
 from service.config import Settings
 from service.errors import JobNotFinished, ModelUnavailable, NotFound
-from service.exports import ExportQueue
-from service.jobs import JobQueue, connect
 from service.ml.artifacts import ArtifactStore
 from service.ml.cache import ModelCache
 from service.ml.digests import DigestCache
+from service.store import connect
+from service.store.aliases import AliasStore
+from service.store.exports import ExportQueue
+from service.store.jobs import JobQueue
 
 if TYPE_CHECKING:
     from service.ml.predictor import Predictor
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     jobs: JobQueue
-    store: ArtifactStore
+    artifacts: ArtifactStore
     models: ModelCache[Predictor]
     aliases: AliasStore
     exports: ExportQueue
@@ -42,7 +43,7 @@ class Services:
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
-        store = ArtifactStore(settings.artifact_root, settings.artifact_cache)
+        artifacts = ArtifactStore(settings.artifact_root, settings.artifact_cache)
 
         def load(job_id: str) -> Predictor:
             # Imported on first use: TensorFlow stays out of processes that never predict.
@@ -50,7 +51,9 @@ class Services:
 
             started = time.perf_counter()
             try:
-                predictor = load_predictor(store.local_model(job_id), store.read(job_id, "classes"))
+                predictor = load_predictor(
+                    artifacts.local_model(job_id), artifacts.read(job_id, "classes")
+                )
             except Exception:
                 metrics.model_load_failed()
                 log.exception("cannot load the model of job %s", job_id)
@@ -65,7 +68,7 @@ class Services:
         return cls(
             settings=settings,
             jobs=jobs,
-            store=store,
+            artifacts=artifacts,
             models=ModelCache(load, settings.model_cache_size, metrics.cache_lookup),
             aliases=AliasStore(redis),
             exports=ExportQueue(jobs),
@@ -78,7 +81,7 @@ class Services:
         now = time.monotonic()
         if job_id in self.models and now - self._checked.get(job_id, 0.0) < REVALIDATE_S:
             return self.models.get(job_id)
-        if not self.store.has_model(job_id):
+        if not self.artifacts.has_model(job_id):
             self.models.discard(job_id)
             self.require_model(job_id)  # raises: not found, not finished, or missing
         self._checked[job_id] = now
@@ -86,7 +89,7 @@ class Services:
 
     def require_model(self, job_id: str) -> None:
         """Return if the job's artifacts are stored; else say why in the right status."""
-        if self.store.has_model(job_id):
+        if self.artifacts.has_model(job_id):
             return
         record = self.jobs.get(job_id)
         if record is None:
@@ -104,7 +107,7 @@ class Services:
         """Load the models PRELOAD_MODELS names; return the IDs loaded."""
         wanted = self.settings.preload_models.strip()
         if wanted == "*":
-            ids = self.store.recent_job_ids(self.models.size)
+            ids = self.artifacts.recent_job_ids(self.models.size)
         else:
             ids = [i.strip() for i in wanted.split(",") if i.strip()]
         loaded = []

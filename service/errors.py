@@ -17,6 +17,9 @@ class ServiceError(Exception):
     status: int = 500
     slug: str = "internal-error"
     title: str = "Internal server error"
+    # When a client meets this problem, in its words (the API description's table of
+    # problem types is made from these); None for errors no client ever sees.
+    when: str | None = "an unexpected failure (details are logged, never sent)"
 
     def __init__(
         self,
@@ -53,18 +56,26 @@ class ServiceError(Exception):
 
 
 def problem_type(slug: str) -> str:
-    """The problem `type` URI for a slug (documented in openapi.yaml)."""
+    """The problem `type` URI for a slug (documented in the API description)."""
     return f"/problems/{slug}"
 
 
 class MalformedRequest(ServiceError):
     status, slug, title = 400, "malformed-request", "Malformed request"
+    when = (
+        "the body is not JSON (or nests deeper than 64 levels, or repeats a key in an "
+        "object), or is not a JSON object"
+    )
 
 
 class Unauthorized(ServiceError):
     """No API key, or one this service does not know (RFC 6750's invalid_token)."""
 
     status, slug, title = 401, "unauthorized", "Unauthorized"
+    when = (
+        "API keys are configured and the request has no key, or an unknown one "
+        "(`WWW-Authenticate` header)"
+    )
 
     def __init__(self, detail: str, error: str | None = None) -> None:
         challenge = 'Bearer realm="keras-service"'
@@ -77,18 +88,27 @@ class Forbidden(ServiceError):
     """A known API key whose scope does not cover this request."""
 
     status, slug, title = 403, "forbidden", "Forbidden"
+    when = (
+        "the API key's scope does not cover the operation (a `read` key on one that needs `full`)"
+    )
 
 
 class NotFound(ServiceError):
     status, slug, title = 404, "not-found", "Not found"
+    when = (
+        "no such job, alias, uploaded dataset, artifact or export, a path parameter not "
+        "shaped as its kind (a job ID that is not a UUID), or no such path"
+    )
 
 
 class MethodNotAllowed(ServiceError):
     status, slug, title = 405, "method-not-allowed", "Method not allowed"
+    when = "the path does not take this method (`Allow` lists those it takes)"
 
 
 class JobNotFinished(ServiceError):
     status, slug, title = 409, "job-not-finished", "Job not finished"
+    when = "the job has no model yet; `job_status` says its status"
 
 
 class Conflict(ServiceError):
@@ -96,24 +116,39 @@ class Conflict(ServiceError):
     deleted; an Idempotency-Key was used with another body)."""
 
     status, slug, title = 409, "conflict", "Conflict"
+    when = (
+        "the resource's state does not allow it: canceling an ended job, deleting a "
+        "queued or started one (`job_status` says its status), deleting one an alias "
+        "points at"
+    )
 
 
 class IdempotencyConflict(Conflict):
     slug, title = "idempotency-key-reused", "Idempotency-Key reused with another body"
+    when = "the `Idempotency-Key` was first used with another request body"
 
 
 class PayloadTooLarge(ServiceError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
+    when = "the body is larger than MAX_BODY_BYTES"
 
 
 class UnsupportedMediaType(ServiceError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+    when = (
+        "the body is not `application/json` (on `POST /v1/datasets`, neither `text/csv` "
+        "nor `application/json`)"
+    )
 
 
 class InvalidRequest(ServiceError):
     """A request body that fails validation; `errors` is keyed by JSON path."""
 
     status, slug, title = 422, "invalid-request", "Invalid request"
+    when = (
+        "a query parameter, a header, a path parameter, an alias's, export's or "
+        "dataset's body is invalid; `errors` names each field"
+    )
 
     def __init__(self, errors: dict[str, list[str]], detail: str | None = None) -> None:
         super().__init__(detail or summarize_errors(errors), errors=errors)
@@ -123,41 +158,59 @@ class InvalidSpec(InvalidRequest):
     """A training spec that cannot be trained as given."""
 
     slug, title = "invalid-spec", "Invalid training spec"
+    when = (
+        "the training spec is invalid, does not fit its data, or is over a limit "
+        "(MAX_LAYERS, MAX_UNITS, MAX_PARAMS, MAX_EPOCHS, MAX_DATA_ROWS, JOB_TIMEOUT)"
+    )
 
 
 class InvalidInput(InvalidRequest):
     """Prediction inputs that do not fit the model."""
 
     slug, title = "invalid-input", "Invalid prediction input"
+    when = "the prediction input does not fit the model, or is over MAX_PREDICT_ROWS"
 
 
 class ServiceUnavailable(ServiceError):
     status, slug, title = 503, "service-unavailable", "Service unavailable"
+    when = "Redis (the job store) does not answer (`Retry-After` header)"
 
     def __init__(self, detail: str, retry_after_s: int = 5) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
 
 
+class StoreUnavailable(ServiceUnavailable):
+    """Redis (the job store) did not answer, or refused the command."""
+
+
 class ModelUnavailable(ServiceUnavailable):
     slug, title = "model-unavailable", "Model unavailable"
+    when = (
+        "a finished job's model is missing from the artifact store or cannot be loaded "
+        "(`Retry-After` header)"
+    )
 
 
 class TrainingFailed(ServiceError):
     """Why a job failed, as the job resource reports it (never a traceback)."""
 
     status, slug, title = 422, "training-failed", "Training failed"
+    when = "a job: training raised an error (its detail carries Keras's message)"
 
 
 class TrainingDiverged(TrainingFailed):
     slug, title = "training-diverged", "Training diverged"
+    when = "a job: the loss became NaN or infinite"
 
 
 class WorkerLost(TrainingFailed):
     status, slug, title = 500, "worker-lost", "Worker stopped during training"
+    when = "a job: its worker was killed or ran out of memory"
 
 
 class TrainingTimedOut(TrainingFailed):
     status, slug, title = 504, "training-timed-out", "Training timed out"
+    when = "a job: training ran longer than its `fit.max_seconds`"
 
 
 class ExportFailed(ServiceError):
@@ -165,12 +218,14 @@ class ExportFailed(ServiceError):
     reports it (never a traceback)."""
 
     status, slug, title = 500, "export-failed", "Export failed"
+    when = "an export: its build failed"
 
 
 class JobCanceled(ServiceError):
     """Raised inside a fit that a client canceled; the job ends `canceled`, not failed."""
 
     status, slug, title = 409, "job-canceled", "Job canceled"
+    when = None
 
 
 def summarize_errors(errors: dict[str, list[str]]) -> str:

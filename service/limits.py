@@ -1,82 +1,89 @@
-"""The service's configurable limits on what one training spec may ask for.
+"""The service's configurable limits, as the validators the schemas use.
 
-Pure checks over a loaded spec, run before anything is built or queued, so an oversized
-request costs a few comparisons. Each refusal names the setting and its value, so the
-client knows what to change and the operator what to raise. The parameter count, which
-needs Keras to compute, is checked in service.ml.preflight against MAX_PARAMS.
+A limit is a setting (MAX_EPOCHS, MAX_UNITS, ...). The schemas that load a request
+check it with `AtMost` or `MaxItems`, which read the settings in force when they run:
+those of the app loading the request (`limits_of(settings)` around the load), or the
+defaults. The same validators describe the limit in the OpenAPI document (its
+`maximum` or `maxItems`), which is generated under the app's settings, so the document
+states the limits the service enforces. Each refusal names the setting and its value,
+so the client knows what to change and the operator what to raise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-from service.config import Settings
-from service.errors import InvalidSpec
+from marshmallow import ValidationError, validate
 
-# Layer arguments that size a layer's weights: the ones MAX_UNITS bounds.
-SIZE_ARGS = ("units", "filters", "input_dim", "output_dim")
+from service.config import Settings, env_name
 
-
-def check_limits(spec: dict[str, Any], settings: Settings, uploaded_rows: int = 0) -> None:
-    """Raise InvalidSpec naming every limit the training spec exceeds; `uploaded_rows`
-    counts the uploaded dataset the spec names, if any (the caller reads the store)."""
-    errors = _model_errors(spec["model"], settings)
-    fit = spec["fit"]
-    if fit["epochs"] > settings.max_epochs:
-        errors["fit.epochs"] = [_over(fit["epochs"], "epochs", settings.max_epochs, "MAX_EPOCHS")]
-    seconds = fit.get("max_seconds")
-    if seconds is not None and seconds > settings.job_timeout_s:
-        errors["fit.max_seconds"] = [
-            _over(seconds, "seconds", settings.job_timeout_s, "JOB_TIMEOUT")
-        ]
-    rows = data_rows(spec["data"], uploaded_rows)
-    if rows > settings.max_data_rows:
-        errors["data"] = [_over(rows, "rows of data", settings.max_data_rows, "MAX_DATA_ROWS")]
-    if errors:
-        raise InvalidSpec(errors)
+DEFAULTS = Settings()
+_IN_FORCE: ContextVar[Settings | None] = ContextVar("limits_in_force", default=None)
 
 
-def with_server_defaults(spec: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The spec with what it left to the server filled in (its fit's time budget)."""
-    fit = {**spec["fit"], "max_seconds": spec["fit"].get("max_seconds") or settings.job_timeout_s}
-    return {**spec, "fit": fit}
+def in_force() -> Settings:
+    """The settings whose limits apply now."""
+    return _IN_FORCE.get() or DEFAULTS
 
 
-def check_model_limits(model_spec: dict[str, Any], settings: Settings) -> None:
-    """Raise InvalidSpec naming every limit the model alone exceeds (for dry runs)."""
-    errors = _model_errors(model_spec, settings)
-    if errors:
-        raise InvalidSpec(errors)
+@contextmanager
+def limits_of(settings: Settings) -> Iterator[None]:
+    """Apply `settings`' limits to whatever is loaded or documented inside the block."""
+    token = _IN_FORCE.set(settings)
+    try:
+        yield
+    finally:
+        _IN_FORCE.reset(token)
 
 
-def _model_errors(model_spec: dict[str, Any], settings: Settings) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    layers = model_spec["layers"]
-    if len(layers) > settings.max_layers:
-        errors["model.layers"] = [_over(len(layers), "layers", settings.max_layers, "MAX_LAYERS")]
-    for i, layer in enumerate(layers):
-        for arg in SIZE_ARGS:
-            if layer.get(arg, 0) > settings.max_units:
-                errors[f"model.layers[{i}].{arg}"] = [
-                    _over(layer[arg], arg, settings.max_units, "MAX_UNITS")
-                ]
-    return errors
+def over_limit(value: int, what: str, setting: str) -> str:
+    """ "51 epochs asked for; this service accepts at most 50 (MAX_EPOCHS)." """
+    limit = getattr(in_force(), setting)
+    return (
+        f"{value:,} {what} asked for; this service accepts at most {limit:,} ({env_name(setting)})."
+    )
 
 
-def data_rows(data: dict[str, Any], uploaded_rows: int = 0) -> int:
-    """Rows the job trains and evaluates on: inline ones, those of an uploaded dataset,
-    or those a synthetic dataset is asked to generate (the fixed built-in datasets are
-    small and not counted)."""
-    if "x" in data:
-        return sum(len(part["x"]) for part in (data, *_extra_splits(data)))
-    if "dataset_id" in data:
-        return uploaded_rows
-    return int(data.get("n_samples", 0))
+class _Bound(validate.Validator):
+    """From `minimum` up to the setting `setting`, of whatever `measure` counts. `min`
+    and `max` are what the OpenAPI converter reads (as marshmallow's Range and Length
+    have them)."""
+
+    def __init__(self, setting: str, what: str, minimum: int = 1) -> None:
+        self.setting, self.what, self.min = setting, what, minimum
+
+    @property
+    def max(self) -> int:
+        return getattr(in_force(), self.setting)
+
+    def measure(self, value: Any) -> int:
+        return value
+
+    def __call__(self, value: Any) -> Any:
+        amount = self.measure(value)
+        if amount < self.min:
+            raise ValidationError(
+                f"Expected {self.min:,} to {self.max:,} {self.what} "
+                f"({env_name(self.setting)}). Received: {amount!r}."
+            )
+        if amount > self.max:
+            raise ValidationError(over_limit(amount, self.what, self.setting))
+        return value
 
 
-def _extra_splits(data: dict[str, Any]) -> list[dict[str, Any]]:
-    return [data[key] for key in ("validation", "test") if key in data]
+class AtMost(_Bound):
+    """An integer up to a setting (documented as `maximum`)."""
+
+    min_inclusive = max_inclusive = True
 
 
-def _over(value: int, what: str, limit: int, setting: str) -> str:
-    return f"{value:,} {what} asked for; this service accepts at most {limit:,} ({setting})."
+class MaxItems(_Bound):
+    """A list of up to a setting's items (documented as `maxItems`)."""
+
+    equal = None
+
+    def measure(self, value: Any) -> int:
+        return len(value)

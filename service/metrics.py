@@ -7,14 +7,15 @@ them all. Jobs, queues and training durations live in Redis, not in any process,
 they are read from Redis at scrape time (`RedisCollector`): the same answer from every
 process, and a scrape that still answers, without them, while Redis is down.
 
-Labels are bounded: the route is the URL rule (`/v1/models/<job_id>/predict`), never
-the path, and an unknown method is `other`.
+Labels are bounded: the route is the URL rule as the API description writes it
+(`/v1/models/{ref}/predict`), never the path, and an unknown method is `other`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 
@@ -30,11 +31,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.utils import floatToGoString
-from redis.exceptions import RedisError
 from werkzeug.routing import Rule
 
-from service import durations
-from service.jobs import JobQueue
+from service.errors import StoreUnavailable
+from service.store.jobs import JobQueue
 
 # The classic text format, which every Prometheus version reads (generate_latest's).
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -106,7 +106,17 @@ _timers: dict[tuple[str, str, int], Histogram] = {}
 
 
 def _route(rule: Rule | None) -> str:
-    return rule.rule if rule is not None else UNMATCHED
+    if rule is None:
+        return UNMATCHED
+    found = _routes.get(rule.rule)
+    if found is None:  # once per rule: a few dozen
+        found = _routes.setdefault(rule.rule, _PARAMETER.sub(r"{\1}", rule.rule))
+    return found
+
+
+# `<converter(args):name>` -> `{name}`, as OpenAPI writes a path template.
+_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+_routes: dict[str, str] = {}
 
 
 def count_predicted_rows(protocol: str, rows: int) -> None:
@@ -139,9 +149,9 @@ class RedisCollector:
         up = GaugeMetricFamily(f"{PREFIX}_job_store_up", "Whether Redis answered this scrape.")
         try:
             statuses, depths = self.jobs.census()
-            trainings = durations.read(self.jobs.redis)
-        except RedisError as exc:
-            log.warning("metrics without the job store: %s", exc)
+            trainings = self.jobs.training_durations()
+        except StoreUnavailable:
+            log.warning("metrics without the job store")
             up.add_metric([], 0)
             yield up
             return

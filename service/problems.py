@@ -1,8 +1,8 @@
 """The single error handler: any error becomes RFC 9457 problem+json.
 
 Client mistakes keep their 4xx status and a detail a user can act on; Redis being
-unreachable is a 503 with Retry-After; anything unexpected is a 500 whose detail says
-nothing about the server (the traceback goes to the log).
+unreachable is a 503 with Retry-After (service.store raises it); anything unexpected
+is a 500 whose detail says nothing about the server (the traceback goes to the log).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import logging
 from urllib.parse import quote
 
 from flask import Flask, Response, current_app, request
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from service import errors
@@ -33,8 +31,6 @@ _HTTP_ERRORS: dict[int, type[errors.ServiceError]] = {
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(errors.ServiceError, problem_response)
     app.register_error_handler(HTTPException, _from_http_exception)
-    app.register_error_handler(RedisConnectionError, _redis_unavailable)
-    app.register_error_handler(RedisTimeoutError, _redis_unavailable)
     app.register_error_handler(Exception, _unexpected)
 
 
@@ -76,13 +72,6 @@ def _http_detail(status: int, exc: HTTPException) -> str:
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
         return f"The request body is over this service's limit of {limit:,} bytes (MAX_BODY_BYTES)."
     return exc.description or exc.name
-
-
-def _redis_unavailable(exc: Exception) -> Response:
-    log.warning("redis unreachable: %s", exc)
-    return problem_response(
-        errors.ServiceUnavailable("The job store is unreachable right now; try again shortly.")
-    )
 
 
 def _unexpected(exc: Exception) -> Response:

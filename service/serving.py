@@ -14,30 +14,19 @@ from service.ml.classes import to_classes
 if TYPE_CHECKING:
     from service.ml.predictor import Predictor
 
-RETURNS = ("probabilities", "classes", "both")
 # What TF Serving and KServe clients see of every model: one version, one input tensor
 # and one output tensor, under these names.
 VERSION, INPUT, OUTPUT = "1", "input", "output"
 
 
-def rows_batch(rows: Any, predictor: Predictor, limit: int, path: str) -> np.ndarray:
-    """A float32 batch the model accepts, or a 422 naming the row and expected shape."""
-    if isinstance(rows, list) and len(rows) > limit:
-        raise InvalidInput(
-            {
-                path: [
-                    f"At most {limit:,} rows per request (MAX_PREDICT_ROWS). "
-                    f"Received: {len(rows):,}."
-                ]
-            }
-        )
+def rows_batch(rows: list[Any], predictor: Predictor, path: str) -> np.ndarray:
+    """A float32 batch the model accepts, or a 422 naming the row and expected shape
+    (the request's schema has bounded the number of rows)."""
     return rows_to_array(rows, path, InvalidInput, predictor.input_shape, "the model's input shape")
 
 
-def check_rows(batch: np.ndarray, predictor: Predictor, limit: int, path: str) -> np.ndarray:
+def check_rows(batch: np.ndarray, predictor: Predictor, path: str) -> np.ndarray:
     """The same checks for a tensor that arrived already shaped (KServe V2)."""
-    if len(batch) > limit:
-        raise InvalidInput({path: [f"At most {limit:,} rows per request (MAX_PREDICT_ROWS)."]})
     if batch.shape[1:] != predictor.input_shape:
         raise InvalidInput(
             {
@@ -53,12 +42,8 @@ def check_rows(batch: np.ndarray, predictor: Predictor, limit: int, path: str) -
     return batch
 
 
-def check_return(wanted: Any, predictor: Predictor) -> str:
+def check_return(wanted: str, predictor: Predictor) -> str:
     """The `return` a predict request asked for, if this model can give it."""
-    if wanted not in RETURNS:
-        raise InvalidInput(
-            {"return": [f"Expected one of {', '.join(RETURNS)}. Received: {wanted!r}."]}
-        )
     if wanted != "probabilities" and predictor.classes is None:
         raise InvalidInput(
             {"return": ["This model was trained with a regression loss: it has no classes."]}

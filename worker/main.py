@@ -23,11 +23,12 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker
 
-from service.aliases import AliasStore
 from service.config import Settings
-from service.jobs import JobQueue, connect, queue_names
 from service.logs import dict_config, request_context
 from service.ml.artifacts import ArtifactStore
+from service.store import connect
+from service.store.aliases import AliasStore
+from service.store.jobs import JobQueue, queue_names
 from worker import tasks
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 # The worker checks on its work horse this often and renews the job's heartbeat in
 # Redis each time. A job whose heartbeat is older than the interval plus the grace is
 # abandoned: its worker died (SIGKILL, OOM, lost machine) and any reader marks it failed
-# (service.jobs). RQ's own grace is 60 s; a fit that cannot renew a heartbeat for 15 s
+# (service.store.jobs). RQ's own grace is 60 s; a fit that cannot renew a heartbeat for 15 s
 # means a dead worker, not a busy one, because the parent process only waits.
 MONITORING_INTERVAL_S = 5
 HEARTBEAT_GRACE_S = 10

@@ -10,24 +10,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import RedisError
 from rq import get_current_job
 
-from service import durations
 from service.config import Settings
 from service.errors import (
     ExportFailed,
     JobCanceled,
     ServiceError,
+    StoreUnavailable,
     TrainingDiverged,
     TrainingFailed,
     TrainingTimedOut,
 )
-from service.jobs import JobReporter
 from service.ml.artifacts import EXPORT_FILES, ArtifactStore
 from service.ml.diagnosis import diagnose
 from service.ml.training import train as train_model
 from service.ml.uploads import DatasetStore
+from service.store import durations
+from service.store.jobs import JobReporter
 
 log = logging.getLogger(__name__)
 _settings: Settings | None = None
@@ -63,7 +63,7 @@ Task = Callable[[dict[str, Any]], dict[str, Any]]
 
 def timed(task: Task) -> Task:
     """Count how long each training job ran, by how it ended, in the histogram the API
-    exposes at /metrics (service.durations), and log it."""
+    exposes at /metrics (service.store.durations), and log it."""
 
     @functools.wraps(task)
     def run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def timed(task: Task) -> Task:
             log.info("training job %s %s in %.2f s", job.id, outcome, seconds)
             try:
                 durations.observe(job.connection, outcome, seconds)
-            except RedisError as exc:  # a metric must not change the job's outcome
+            except StoreUnavailable as exc:  # a metric must not change the job's outcome
                 log.warning("training duration of job %s not recorded: %s", job.id, exc)
 
     return run
@@ -86,7 +86,8 @@ def timed(task: Task) -> Task:
 
 @timed
 def train(spec: dict[str, Any]) -> dict[str, Any]:
-    """Train a normalized spec, store its artifacts by job ID, and return its report.
+    """Train a normalized spec (checked and completed by the API: trusted as it is),
+    store its artifacts by job ID, and return its report.
 
     Any failure is written to the job as a problem a user can act on before RQ marks
     the job failed; the traceback goes to the worker's log only.
@@ -94,7 +95,7 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
     settings = _settings or Settings.from_env()
     job = get_current_job()
     reporter = JobReporter(job)
-    should_stop = stop_check(reporter, spec["fit"].get("max_seconds") or settings.job_timeout_s)
+    should_stop = stop_check(reporter, spec["fit"]["max_seconds"])
     try:
         if (early := should_stop()) is not None:  # canceled while it waited
             raise early

@@ -1,7 +1,7 @@
 """Does a model fit its data? Input shape vs rows, output vs loss and labels.
 
-Pure functions over shapes and label arrays, run by the API before a job is queued (and
-by the worker again), so a mismatch is a 422 naming the field instead of a failed job.
+Pure functions over shapes and label arrays, run by the API before a job is queued, so
+a mismatch is a 422 naming the field instead of a failed job.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from service.errors import ServiceError, TrainingDiverged
 from service.ml.baseline import prior_loss
 from service.ml.builder import adapt_normalization, build_model, compile_model
 from service.ml.catalog import LOSSES, LossKind
-from service.ml.checks import check_fit
 from service.ml.classes import class_map
 from service.ml.diagnosis import diagnose
 from service.ml.preflight import load_data
@@ -62,17 +61,17 @@ def train(
     should_stop: StopCheck | None = None,
     uploaded: Table | None = None,
 ) -> TrainingResult:
-    """Train the model a normalized spec describes; `on_epoch(epoch, logs)` is called
+    """Train the model a normalized spec describes (checked by service.ml.preflight
+    before it was queued: nothing is checked again here); `on_epoch(epoch, logs)` is called
     after each finished epoch (1-based) with its loss and metrics, and `should_stop()`
     between batches (raising what it returns, before anything is evaluated or kept).
     `uploaded` is the table of the spec's `data.dataset_id`, if it names one."""
     started = time.perf_counter()
     fit = spec["fit"]
     keras.utils.set_random_seed(fit["seed"])  # weights, dropout and shuffling
-    dataset = load_data(spec, uploaded)
+    dataset = load_data(spec, uploaded, checked=False)  # checked before it was queued
     model = build_model(spec["model"])
     output_shape = tuple(model.output_shape[1:])
-    check_fit(spec, dataset, output_shape)
     adapt_normalization(model, dataset.train.x)
     compile_model(model, spec["compile"])
 

@@ -7,16 +7,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Response, current_app, request, url_for
 from werkzeug.wsgi import wrap_file
 
+from service.api import Blueprint
 from service.auth import READ, requires
 from service.context import Services, services
 from service.errors import NotFound
-from service.http import model_job_id
+from service.http import resolve
 from service.ml.artifacts import StoredFile
+from service.schemas.artifacts import ArtifactListSchema
 
-bp = Blueprint("artifacts", __name__)
+bp = Blueprint(
+    "artifacts",
+    __name__,
+    description=(
+        "A trained model's files (the Keras model, its spec, history, metrics and summary, "
+        "and the exports built so far) to download."
+    ),
+)
 
 # By how a name ends. No Content-Encoding for the tar.gz: clients would unpack it.
 MEDIA_TYPES = {
@@ -28,36 +37,53 @@ MEDIA_TYPES = {
 BLOCK = 256 * 1024  # bytes read from the store at a time while a download streams
 
 
-@bp.get("/v1/models/<job_id>/artifacts")
+@bp.get("/v1/models/<ref:ref>/artifacts")
+@bp.response(200, ArtifactListSchema, description="The files, in name order.")
+@bp.problems(409, 503)
 @requires(READ)
-def list_artifacts(job_id: str) -> dict[str, Any]:
+def list_artifacts(ref: str) -> dict[str, Any]:
+    """List a trained model's files
+
+    The finished job's files with their sizes and sha256, each downloadable.
+    """
     ctx = services()
-    job_id = model_job_id(job_id)
+    job_id = resolve(ref)
     ctx.require_model(job_id)
     with still_stored(job_id):
-        artifacts = [artifact_resource(ctx, job_id, f) for f in ctx.store.files(job_id)]
+        artifacts = [artifact_resource(ctx, job_id, f) for f in ctx.artifacts.files(job_id)]
     return {"job_id": job_id, "artifacts": artifacts}
 
 
-@bp.get("/v1/models/<job_id>/artifacts/<name>")
+@bp.get("/v1/models/<ref:ref>/artifacts/<name>")
+@bp.response(
+    200,
+    {"type": "string", "format": "binary"},
+    content_type="application/octet-stream",
+    description="The file (`Content-Disposition: attachment`), with its sha256 as `ETag`.",
+)
+@bp.alt_response(304, description="`If-None-Match` names this file's sha256.", success=True)
+@bp.problems(409, 503)
 @requires(READ)
-def download_artifact(job_id: str, name: str) -> Response:
-    """The file, streamed from the store, with its sha256 as ETag (If-None-Match -> 304).
-    The name is looked up in the job's listing, never joined into a path as sent."""
+def download_artifact(ref: str, name: str) -> Response:
+    """Download a trained model's file
+
+    The file, streamed from the store, with its sha256 as `ETag` (`If-None-Match` gives a
+    304). The name is looked up in the job's listing, never used as a path.
+    """
     ctx = services()
-    job_id = model_job_id(job_id)
+    job_id = resolve(ref)
     ctx.require_model(job_id)
-    found = {f.name: f for f in ctx.store.files(job_id)}.get(name)
+    found = {f.name: f for f in ctx.artifacts.files(job_id)}.get(name)
     if found is None:
         raise NotFound(
             f"Job {job_id} has no artifact {name!r}; "
-            f"{url_for('artifacts.list_artifacts', job_id=job_id)} lists those it has."
+            f"{url_for('artifacts.list_artifacts', ref=job_id)} lists those it has."
         )
     with still_stored(job_id):
         digest = sha256(ctx, job_id, found)
         if request.if_none_match.contains_weak(digest):
             return revalidated(current_app.response_class(status=304), digest)
-        opened = ctx.store.open(job_id, name)
+        opened = ctx.artifacts.open(job_id, name)
     response = current_app.response_class(
         wrap_file(request.environ, opened, BLOCK),
         mimetype=media_type(name),
@@ -97,14 +123,14 @@ def artifact_resource(ctx: Services, job_id: str, file: StoredFile) -> dict[str,
 
 
 def download_link(job_id: str, name: str) -> str:
-    return url_for("artifacts.download_artifact", job_id=job_id, name=name)
+    return url_for("artifacts.download_artifact", ref=job_id, name=name)
 
 
 def sha256(ctx: Services, job_id: str, file: StoredFile) -> str:
     """The file's digest, read from the store only the first time this process sees this
     version of it."""
-    key = (ctx.store.root, job_id, file.name, file.size, file.version)
-    return ctx.digests.sha256(key, lambda: ctx.store.open(job_id, file.name))
+    key = (ctx.artifacts.root, job_id, file.name, file.size, file.version)
+    return ctx.digests.sha256(key, lambda: ctx.artifacts.open(job_id, file.name))
 
 
 def media_type(name: str) -> str:

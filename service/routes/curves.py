@@ -7,16 +7,21 @@ import hashlib
 from typing import Any
 
 import orjson
-from flask import Blueprint, Response, current_app, request
+from flask import Response, current_app, request
 
+from service.api import Blueprint
 from service.auth import READ, requires
 from service.context import services
 from service.curves import FORMATS, Mark, render
 from service.errors import NotFound
-from service.http import checked_job_id
-from service.jobs import JobRecord
+from service.store.jobs import JobRecord
 
-bp = Blueprint("curves", __name__, url_prefix="/v1/jobs")
+bp = Blueprint(
+    "curves",
+    __name__,
+    url_prefix="/v1/jobs",
+    description="A job's training curves as an image, drawn from its history so far.",
+)
 
 BEST, STOPPED, ALARM = "#2ca02c", "#7f7f7f", "#d62728"
 ENDED_MAX_AGE_S = 86_400  # an ended job's chart never changes; its ID is never reused
@@ -24,22 +29,42 @@ ENDED_MAX_AGE_S = 86_400  # an ended job's chart never changes; its ID is never 
 _SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 
 
-@bp.get("/<job_id>/history.svg")
+_CHART = (
+    "One panel per quantity (`loss` first, then each metric), each with its training line "
+    "and, with validation data, its validation line; the epochs early stopping kept and "
+    "stopped at, and where the diagnosis saw trouble begin, are marked; the diagnosis is "
+    "printed under it. While the job runs it draws the epochs so far (`Cache-Control: "
+    "no-cache`, with an `ETag` that changes with each epoch: `If-None-Match` gives a 304 "
+    "until one lands); once the job has ended it never changes. A job with no finished "
+    "epoch gets a chart that says so, not an error."
+)
+_NOT_MODIFIED = "`If-None-Match` names the chart as it would be drawn now."
+
+
+@bp.get("/<job_id:job_id>/history.svg")
+@bp.response(200, {"type": "string"}, content_type="image/svg+xml", description="The chart.")
+@bp.alt_response(304, description=_NOT_MODIFIED, success=True)
+@bp.doc(description=_CHART)
 @requires(READ)
 def history_svg(job_id: str) -> Response:
-    """The training curves as SVG."""
+    """Draw a job's training curves (SVG)"""
     return _chart(job_id, "svg")
 
 
-@bp.get("/<job_id>/history.png")
+@bp.get("/<job_id:job_id>/history.png")
+@bp.response(
+    200, {"type": "string", "format": "binary"}, content_type="image/png", description="The chart."
+)
+@bp.alt_response(304, description=_NOT_MODIFIED, success=True)
+@bp.doc(description=_CHART)
 @requires(READ)
 def history_png(job_id: str) -> Response:
-    """The training curves as PNG."""
+    """Draw a job's training curves (PNG)"""
     return _chart(job_id, "png")
 
 
 def _chart(job_id: str, fmt: str) -> Response:
-    record = services().jobs.get(checked_job_id(job_id))
+    record = services().jobs.get(job_id)
     if record is None:
         raise NotFound(f"No job {job_id}.")
     title, note = _title(record), _note(record)

@@ -13,16 +13,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Blueprint, render_template, request, send_from_directory, url_for
+from flask import Response, render_template, request, send_from_directory, url_for
 from flask.typing import ResponseReturnValue
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.security import safe_join
 
+from service.api import Blueprint
 from service.auth import public
 from service.errors import NotFound
 from service.http import secure_pages
 
-bp = Blueprint("docs", __name__)
+bp = Blueprint("docs", __name__, description="This description, rendered by Swagger UI.")
 # Our start-up script first, then Swagger UI's distribution files.
 ASSET_FOLDERS = (Path(__file__).resolve().parents[1] / "static" / "docs", Path(swagger_ui_path))
 
@@ -31,18 +32,28 @@ secure_pages(bp, img_src="'self' data:")
 
 
 @bp.get("/docs")
+@bp.response(200, {"type": "string"}, content_type="text/html", description="The page.")
 @public
-def page() -> str:
-    """The Swagger UI page; its script loads the spec from /openapi.yaml."""
-    return render_template("docs/index.html", spec_url=url_for("health.openapi"))
+def page() -> Response:
+    """Interactive API docs
+
+    This description rendered by Swagger UI, served by the service itself (no CDN);
+    "Try it out" calls the server that served the page.
+    """
+    page = render_template("docs/index.html", spec_url=url_for("health.openapi_json"))
+    return Response(page, mimetype="text/html")
 
 
 # merge_slashes off: `//x` is refused here (404) rather than redirected (308).
 @bp.get("/docs/<path:asset>", merge_slashes=False)
+@bp.response(200, {"type": "string"}, content_type="text/plain", description="The file.")
 @public
 def asset(asset: str) -> ResponseReturnValue:
-    """A file of the page: ours or Swagger UI's (safe_join refuses `..` and absolute
-    paths, so nothing outside these folders is served)."""
+    """A file of the docs page
+
+    A script, stylesheet or image of the page: ours or Swagger UI's.
+    """
+    # safe_join refuses `..` and absolute paths: nothing outside these folders is served.
     for folder in ASSET_FOLDERS:
         path = safe_join(str(folder), asset)
         if path is not None and os.path.isfile(path):

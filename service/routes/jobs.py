@@ -4,80 +4,100 @@ cancel it, delete it, list jobs."""
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import orjson
-from flask import Blueprint, Response, request, stream_with_context, url_for
+from flask import Response, request, stream_with_context, url_for
 
+from service.api import Blueprint, json_object
 from service.auth import FULL, READ, requires
 from service.context import services
-from service.errors import Conflict, IdempotencyConflict, InvalidRequest, NotFound
-from service.http import checked_job_id, json_body
-from service.jobs import STATUSES, JobQueue, JobRecord
-from service.limits import check_limits, with_server_defaults
+from service.errors import Conflict, IdempotencyConflict, NotFound
 from service.ml.uploads import DatasetStore
-from service.schemas import load_spec
+from service.schemas.jobs import (
+    IdempotencyHeaders,
+    JobEventSchema,
+    JobListQuery,
+    JobListSchema,
+    JobSchema,
+    JobWaitQuery,
+    LastEventHeaders,
+)
+from service.schemas.spec import TrainingSpecSchema
+from service.store.jobs import JobQueue, JobRecord
 
-bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
+bp = Blueprint(
+    "jobs",
+    __name__,
+    url_prefix="/v1/jobs",
+    description="Submit training specs; follow, cancel and delete their jobs.",
+)
 
-MAX_LIST = 100
-MAX_WAIT_S = 60  # longest long-poll; under gunicorn's timeout and most proxies'
 POLL_INTERVAL_S = 0.1  # how often a waiting request or event stream re-reads the job
 KEEPALIVE_S = 15
-MAX_KEY_LENGTH = 255
+LOCATION = {
+    "Location": {
+        "description": "The job resource (`/v1/jobs/{job_id}`).",
+        "schema": {"type": "string", "format": "uri-reference"},
+    }
+}
 
 
 @bp.post("")
+@bp.arguments(IdempotencyHeaders, location="headers")
+@bp.arguments(TrainingSpecSchema)
+@bp.response(202, JobSchema, description="The spec is valid; its job is queued.", headers=LOCATION)
+@bp.alt_response(
+    200,
+    schema=JobSchema,
+    description=(
+        "A retry: this `Idempotency-Key` was used with the same body; the job the first "
+        "request created, as it is now. No new job is queued."
+    ),
+    headers=LOCATION,
+    success=True,
+)
+@bp.problems(409)
 @requires(FULL)
-def submit_job() -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Validate the spec, check it against its data and Keras, then queue it.
+def submit_job(headers: dict[str, Any], spec: dict[str, Any]) -> Any:
+    """Submit a training spec
 
-    With an Idempotency-Key, a retry with the same body answers 200 with the job the
-    first request created; the same key with another body is a 409.
+    Validates the spec (form, names, limits, defaults) and checks it against its data
+    and Keras (input shape vs the data's rows, output shape vs the loss and labels, at
+    most MAX_PARAMS parameters), then queues a training job on the spec's `queue`. The
+    worker trains exactly the normalized spec: every default is filled in here.
+
+    Retries: with an `Idempotency-Key` header, the first request with a key creates the
+    job, and a later one with the same key and the same JSON body (in any key order or
+    spacing) answers `200` with that job instead of queueing another; the same key with
+    another (valid) body is a 409 (`/problems/idempotency-key-reused`).
     """
     from service.ml.preflight import check_spec  # TensorFlow: imported on first use
 
     ctx = services()
-    body = json_body()
-    key = idempotency_key()
-    digest = body_digest(body)
-    if key is not None and (claimed := ctx.jobs.claimed(key)) is not None:
-        replay = _replay(claimed, digest)
+    key = headers.get("key")
+    idempotency = (key, body_digest(json_object(request))) if key is not None else None
+    if idempotency is not None and (claimed := ctx.jobs.claimed(key)) is not None:
+        replay = _replay(claimed, idempotency[1])
         if replay is not None:
             return replay
-    spec = load_spec(body)
-    uploaded = DatasetStore(ctx.store).for_data(spec["data"])  # None unless it names one
-    check_limits(spec, ctx.settings, len(uploaded) if uploaded is not None else 0)
-    check_spec(spec, ctx.settings.max_params, uploaded)
-    record, created = ctx.jobs.submit(
-        with_server_defaults(spec, ctx.settings),
-        idempotency=(key, digest) if key is not None else None,
-    )
+    uploaded = DatasetStore(ctx.artifacts).for_data(spec["data"])  # None unless it names one
+    check_spec(spec, ctx.settings, uploaded)
+    record, created = ctx.jobs.submit(spec, idempotency=idempotency)
     if not created:  # another request with this key won the race
-        return _replay((record.id, ctx.jobs.claimed(key)[1]), digest)  # type: ignore[index]
+        return _replay((record.id, ctx.jobs.claimed(key)[1]), idempotency[1])  # type: ignore[index]
     return job_resource(record), 202, _location(record.id)
-
-
-def idempotency_key() -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
-        raise InvalidRequest({"Idempotency-Key": [f"Expected 1 to {MAX_KEY_LENGTH} characters."]})
-    return key
 
 
 def body_digest(body: dict[str, Any]) -> str:
     """The same JSON in any key order or spacing has the same digest."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def _replay(
-    claimed: tuple[str, str], digest: str
-) -> tuple[dict[str, Any], int, dict[str, str]] | None:
+def _replay(claimed: tuple[str, str], digest: str) -> tuple[dict[str, Any], int, dict] | None:
     job_id, first_digest = claimed
     if first_digest != digest:
         raise IdempotencyConflict(
@@ -95,45 +115,60 @@ def _location(job_id: str) -> dict[str, str]:
 
 
 @bp.get("")
+@bp.arguments(JobListQuery, location="query")
+@bp.response(200, JobListSchema, description="The jobs, newest first.")
 @requires(READ)
-def list_jobs() -> dict[str, Any]:
-    status = request.args.get("status")
-    if status is not None and status not in STATUSES:
-        raise InvalidRequest(
-            {"status": [f"Expected one of {', '.join(STATUSES)}. Received: {status!r}."]}
-        )
-    limit = request.args.get("limit", "20")
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIST:
-        raise InvalidRequest(
-            {"limit": [f"Expected an integer from 1 to {MAX_LIST}. Received: {limit!r}."]}
-        )
-    records = services().jobs.list(status=status, limit=int(limit))
+def list_jobs(query: dict[str, Any]) -> dict[str, Any]:
+    """List jobs
+
+    Jobs newest first, optionally only those with one status. Job records expire after
+    JOB_TTL (30 days by default).
+    """
+    records = services().jobs.list(status=query.get("status"), limit=query["limit"])
     return {"jobs": [job_resource(r) for r in records]}
 
 
-@bp.get("/<job_id>")
+@bp.get("/<job_id:job_id>")
+@bp.arguments(JobWaitQuery, location="query")
+@bp.response(200, JobSchema, description="The job (after a change, with `wait`).")
 @requires(READ)
-def get_job(job_id: str) -> dict[str, Any]:
-    """The job; with `?wait=N`, answers as soon as its status or epoch changes (or after
-    N seconds, whichever comes first), so a client can follow it without hammering."""
+def get_job(query: dict[str, Any], job_id: str) -> dict[str, Any]:
+    """Get a job
+
+    The job's status, progress, history and, once finished, its test metrics.
+
+    Long-polling: with `wait=N` (seconds, 0 to 60), the answer waits until the job's
+    `status` or `progress.epoch` changes, or N seconds have passed, and then gives the
+    job as it is; a job that has already ended is answered at once.
+    """
     jobs = services().jobs
-    record = _found(jobs.get(checked_job_id(job_id)), job_id)
-    wait = _wait_seconds()
-    if wait and not record.ended:
-        record = _next_change(jobs, record, deadline=time.monotonic() + wait)
+    record = _found(jobs.get(job_id), job_id)
+    if query["wait"] and not record.ended:
+        record = _next_change(jobs, record, deadline=time.monotonic() + query["wait"])
     return job_resource(record)
 
 
-@bp.get("/<job_id>/events")
+@bp.get("/<job_id:job_id>/events")
+@bp.arguments(LastEventHeaders, location="headers")
+@bp.response(
+    200,
+    JobEventSchema,
+    content_type="text/event-stream",
+    description="The event stream; it closes after the `end` event.",
+)
 @requires(READ)
-def job_events(job_id: str) -> Response:
-    """Server-sent events: one `epoch` event per finished epoch (with its metrics; the
-    epochs already done first), then one `end` event with the job, then the stream
-    closes. `Last-Event-ID` (the last epoch seen) resumes after it."""
+def job_events(headers: dict[str, Any], job_id: str) -> Response:
+    """Stream a job's progress (server-sent events)
+
+    A `text/event-stream` that follows the job until it ends: one `epoch` event per
+    finished epoch (those already finished first), its `id` the epoch's number, then one
+    `end` event with the job resource, and the stream closes. A `: keepalive` comment is
+    sent every 15 seconds or so while nothing happens. To resume after a dropped
+    connection, send the last event `id` as `Last-Event-ID` (EventSource does).
+    """
     jobs = services().jobs
-    record = _found(jobs.get(checked_job_id(job_id)), job_id)
-    last_seen = request.headers.get("Last-Event-ID", "0")
-    sent = int(last_seen) if last_seen.isdigit() else 0
+    record = _found(jobs.get(job_id), job_id)
+    sent = int(headers["last"]) if headers["last"].isdigit() else 0
     # stream_with_context keeps the request context (url_for) while the stream runs.
     return Response(
         stream_with_context(_events(jobs, record, sent)),
@@ -142,12 +177,25 @@ def job_events(job_id: str) -> Response:
     )
 
 
-@bp.post("/<job_id>/cancel")
+@bp.post("/<job_id:job_id>/cancel")
+@bp.response(200, JobSchema, description="The job is canceled.")
+@bp.alt_response(
+    202,
+    schema=JobSchema,
+    description="The job is running; its fit stops after the current batch.",
+    success=True,
+)
+@bp.problems(409)
 @requires(FULL)
 def cancel_job(job_id: str) -> tuple[dict[str, Any], int]:
-    """Cancel: 200 once canceled (a queued job, at once), 202 while a running fit
-    stops (after its current batch), 409 for a job that already finished or failed."""
-    record = _found(services().jobs.cancel(checked_job_id(job_id)), job_id)
+    """Cancel a job
+
+    A queued job is canceled at once and never starts (`200`). A running fit is asked to
+    stop: it checks between batches, so within about a second the job ends `canceled`,
+    keeping no model; meanwhile the answer is `202` with the job as it is. A job that has
+    already finished or failed is a 409 (`/problems/conflict`, with `job_status`).
+    """
+    record = _found(services().jobs.cancel(job_id), job_id)
     if record.status in ("finished", "failed"):
         raise Conflict(
             f"Job {job_id} has already {record.status}; only queued or running jobs can "
@@ -157,14 +205,19 @@ def cancel_job(job_id: str) -> tuple[dict[str, Any], int]:
     return job_resource(record), 200 if record.status == "canceled" else 202
 
 
-@bp.delete("/<job_id>")
+@bp.delete("/<job_id:job_id>")
+@bp.response(204, description="The job and its artifacts are deleted.")
+@bp.problems(409)
 @requires(FULL)
 def delete_job(job_id: str) -> tuple[str, int]:
-    """Remove an ended job: its record and its artifacts (every API process stops
-    serving its model within a second). 409 while it is queued or running, or while an
-    alias points at it."""
+    """Delete a job
+
+    Removes an ended job: its record, and its model and documents from the artifact
+    store; every API process stops serving its model within about a second. A job still
+    queued or started is a 409 (cancel it first), and so is one an alias points at.
+    """
     ctx = services()
-    record = _found(ctx.jobs.get(checked_job_id(job_id)), job_id)
+    record = _found(ctx.jobs.get(job_id), job_id)
     if not record.ended:
         raise Conflict(
             f"Job {job_id} is {record.status}; cancel it first.", job_status=record.status
@@ -174,7 +227,7 @@ def delete_job(job_id: str) -> tuple[str, int]:
         raise Conflict(
             f"Aliases point at job {job_id}: {', '.join(aliases)}. Move or delete them first."
         )
-    ctx.store.delete(job_id)
+    ctx.artifacts.delete(job_id)
     ctx.jobs.delete(job_id)
     ctx.models.discard(job_id)
     return "", 204
@@ -184,17 +237,6 @@ def _found(record: JobRecord | None, job_id: str) -> JobRecord:
     if record is None:
         raise NotFound(f"No job {job_id}.")
     return record
-
-
-def _wait_seconds() -> float:
-    raw = request.args.get("wait")
-    if raw is None:
-        return 0.0
-    if not raw.isdigit() or int(raw) > MAX_WAIT_S:
-        raise InvalidRequest(
-            {"wait": [f"Expected whole seconds from 0 to {MAX_WAIT_S}. Received: {raw!r}."]}
-        )
-    return float(raw)
 
 
 def _next_change(jobs: JobQueue, record: JobRecord, deadline: float) -> JobRecord:
@@ -218,7 +260,7 @@ def _events(jobs: JobQueue, record: JobRecord, sent: int) -> Iterator[str]:
             yield _sse("epoch", {"epoch": epoch, "epochs": record.epochs, **metrics}, epoch)
             sent = epoch
         if record.ended:
-            yield _sse("end", job_resource(record))
+            yield _sse("end", JobSchema().dump(job_resource(record)))
             return
         if time.monotonic() - last_beat > KEEPALIVE_S:  # keeps proxies from closing it
             yield ": keepalive\n\n"
@@ -236,7 +278,7 @@ def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
 
 
 def job_resource(record: JobRecord) -> dict[str, Any]:
-    """The public JSON of a job."""
+    """The public JSON of a job (JobSchema describes it)."""
     result = record.result or {}
     return {
         "id": record.id,
@@ -256,8 +298,8 @@ def job_resource(record: JobRecord) -> dict[str, Any]:
             "self": url_for("jobs.get_job", job_id=record.id),
             "events": url_for("jobs.job_events", job_id=record.id),
             "cancel": url_for("jobs.cancel_job", job_id=record.id),
-            "predict": url_for("models.predict", job_id=record.id),
-            "summary": url_for("models.summary", job_id=record.id),
+            "predict": url_for("models.predict", ref=record.id),
+            "summary": url_for("models.summary", ref=record.id),
         },
     }
 

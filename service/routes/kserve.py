@@ -12,37 +12,46 @@ import uuid
 from typing import Any
 
 import numpy as np
-import orjson
-from flask import Blueprint, Response, current_app, request
+from flask import Response, current_app, request
 
+from service.api import Blueprint, inference_request
 from service.auth import READ, public, requires
 from service.context import services
-from service.errors import InvalidInput, MalformedRequest, NotFound
-from service.http import model_job_id
+from service.http import resolve
 from service.metrics import count_predicted_rows
+from service.schemas.kserve import (
+    HEADER_LENGTH,
+    V2InferRequestSchema,
+    V2InferResponseSchema,
+    V2LiveSchema,
+    V2ModelMetadataSchema,
+    V2ModelReadySchema,
+    V2ReadySchema,
+    V2ServerMetadataSchema,
+    decode_tensor,
+)
 from service.serving import INPUT, OUTPUT, VERSION, check_rows
 
-bp = Blueprint("kserve", __name__, url_prefix="/v2")
-
-HEADER_LENGTH = "Inference-Header-Content-Length"
-DATATYPES = {
-    "FP16": np.float16,
-    "FP32": np.float32,
-    "FP64": np.float64,
-    "INT8": np.int8,
-    "INT16": np.int16,
-    "INT32": np.int32,
-    "INT64": np.int64,
-    "UINT8": np.uint8,
-    "UINT16": np.uint16,
-    "UINT32": np.uint32,
-    "UINT64": np.uint64,
-}
+bp = Blueprint(
+    "kserve",
+    __name__,
+    url_prefix="/v2",
+    protocol=True,
+    description=(
+        "The KServe V2 / Open Inference Protocol over HTTP/REST (server and model health "
+        "and metadata, inference), with the binary tensor data extension: the model name "
+        "is the job's ID or an alias, its only version `1`. Problems carry an `error` member."
+    ),
+)
+# The one version, as a path segment: any other is not a route (404).
+VERSIONED = f'/versions/<any("{VERSION}"):version>'
 
 
 @bp.get("")
+@bp.response(200, V2ServerMetadataSchema, description="The server's name and extensions.")
 @public
 def server_metadata() -> dict[str, Any]:
+    """Server metadata (KServe V2)"""
     return {
         "name": "keras-training-service",
         "version": "0.1.0",
@@ -51,26 +60,34 @@ def server_metadata() -> dict[str, Any]:
 
 
 @bp.get("/health/live")
+@bp.response(200, V2LiveSchema, description="The server is live.")
 @public
 def live() -> dict[str, Any]:
+    """Server liveness (KServe V2)"""
     return {"live": True}
 
 
 @bp.get("/health/ready")
+@bp.response(200, V2ReadySchema, description="The server is ready.")
 @public
 def ready() -> dict[str, Any]:
-    """Ready to infer: stored models load without Redis, so this process is enough."""
+    """Server readiness (KServe V2)
+
+    Ready to infer: stored models load without Redis, so this process is enough.
+    """
     return {"ready": True}
 
 
-@bp.get("/models/<job_id>")
-@bp.get("/models/<job_id>/versions/<version>")
+@bp.get("/models/<ref:ref>")
+@bp.get(f"/models/<ref:ref>{VERSIONED}", endpoint="model_version_metadata")
+@bp.response(200, V2ModelMetadataSchema, description="The model's tensors.")
+@bp.problems(409, 503)
 @requires(READ)
-def model_metadata(job_id: str, version: str = VERSION) -> dict[str, Any]:
-    _check_version(version)
-    predictor = services().predictor(model_job_id(job_id))
+def model_metadata(ref: str, version: str = VERSION) -> dict[str, Any]:
+    """Model metadata (KServe V2)"""
+    predictor = services().predictor(resolve(ref))
     return {
-        "name": job_id,
+        "name": ref,
         "versions": [VERSION],
         "platform": "keras",
         "inputs": [_tensor_metadata(INPUT, predictor.input_shape)],
@@ -78,120 +95,48 @@ def model_metadata(job_id: str, version: str = VERSION) -> dict[str, Any]:
     }
 
 
-@bp.get("/models/<job_id>/ready")
-@bp.get("/models/<job_id>/versions/<version>/ready")
+@bp.get("/models/<ref:ref>/ready")
+@bp.get(f"/models/<ref:ref>{VERSIONED}/ready", endpoint="model_version_ready")
+@bp.response(200, V2ModelReadySchema, description="The model can infer.")
+@bp.problems(409, 503)
 @requires(READ)
-def model_ready(job_id: str, version: str = VERSION) -> dict[str, Any]:
-    """200 when the model can infer; 404 or 409 (job not finished) otherwise."""
-    _check_version(version)
-    services().predictor(model_job_id(job_id))
-    return {"name": job_id, "ready": True}
+def model_ready(ref: str, version: str = VERSION) -> dict[str, Any]:
+    """Model readiness (KServe V2)
+
+    200 when the model can infer; 404, or 409 while its job has not finished.
+    """
+    services().predictor(resolve(ref))
+    return {"name": ref, "ready": True}
 
 
-@bp.post("/models/<job_id>/infer")
-@bp.post("/models/<job_id>/versions/<version>/infer")
+@bp.post("/models/<ref:ref>/infer")
+@bp.post(f"/models/<ref:ref>{VERSIONED}/infer", endpoint="infer_version")
+@bp.arguments(V2InferRequestSchema, location="inference")
+@bp.response(200, V2InferResponseSchema, description="The output tensor.")
+@bp.problems(409, 503)
 @requires(READ)
-def infer(job_id: str, version: str = VERSION) -> Response:
-    _check_version(version)
-    ctx = services()
-    header, binary = _read_request()
-    inputs = header.get("inputs")
-    if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
-        raise InvalidInput({"inputs": [f"Expected one input tensor, named '{INPUT}'."]})
-    if inputs[0].get("name") != INPUT:
-        raise InvalidInput(
-            {"inputs[0].name": [f"Expected '{INPUT}'. Received: {inputs[0].get('name')!r}."]}
-        )
-    predictor = ctx.predictor(model_job_id(job_id))
-    tensor = _tensor(inputs[0], binary, "inputs[0]")
-    batch = check_rows(tensor, predictor, ctx.settings.max_predict_rows, "inputs[0].shape")
+def infer(body: dict[str, Any], ref: str, version: str = VERSION) -> Response:
+    """Inference (KServe V2)
+
+    One input tensor, `input`, as JSON `data` or binary tensor data after the JSON
+    (`Inference-Header-Content-Length` gives the JSON's length); its values must fit its
+    datatype. The answer's output, `output`, is FP32, as JSON or, when asked for, binary.
+    """
+    predictor = services().predictor(resolve(ref))
+    tensor = decode_tensor(body["inputs"][0], inference_request(request)[1], "inputs[0]")
+    batch = check_rows(tensor, predictor, "inputs[0].shape")
     outputs = predictor.predict(batch)
     count_predicted_rows("kserve", len(batch))
-    return _response(job_id, header, outputs)
-
-
-def _check_version(version: str) -> None:
-    if version != VERSION:
-        raise NotFound(f"No version {version!r}: each model has version {VERSION}.")
+    return _response(ref, body, outputs)
 
 
 def _tensor_metadata(name: str, shape: tuple[int, ...]) -> dict[str, Any]:
     return {"name": name, "datatype": "FP32", "shape": [-1, *shape]}
 
 
-def _read_request() -> tuple[dict[str, Any], bytes]:
-    """The JSON header and whatever binary tensor data follows it."""
-    body = request.get_data()
-    length = request.headers.get(HEADER_LENGTH)
-    if length is not None and (not length.isdigit() or int(length) > len(body)):
-        raise MalformedRequest(f"{HEADER_LENGTH} must be a byte count within the body.")
-    split = int(length) if length is not None else len(body)
-    try:
-        header = orjson.loads(body[:split])
-    except orjson.JSONDecodeError:
-        raise MalformedRequest("The inference request header is not valid JSON.") from None
-    if not isinstance(header, dict):
-        raise MalformedRequest("The inference request must be a JSON object.")
-    return header, body[split:]
-
-
-def _tensor(spec: dict[str, Any], binary: bytes, path: str) -> np.ndarray:
-    datatype, shape = spec.get("datatype"), spec.get("shape")
-    if datatype not in DATATYPES:
-        raise InvalidInput(
-            {
-                f"{path}.datatype": [
-                    f"Expected a numeric datatype ({', '.join(DATATYPES)}). Received: {datatype!r}."
-                ]
-            }
-        )
-    if (
-        not isinstance(shape, list)
-        or len(shape) < 2
-        or not all(isinstance(d, int) and d >= 0 for d in shape)
-    ):
-        raise InvalidInput(
-            {
-                f"{path}.shape": [
-                    f"Expected [rows, *input shape] as non-negative integers. Received: {shape!r}."
-                ]
-            }
-        )
-    dtype, count = np.dtype(DATATYPES[datatype]).newbyteorder("<"), int(np.prod(shape))
-    size = (spec.get("parameters") or {}).get("binary_data_size")
-    if size is not None:
-        if size != count * dtype.itemsize or size > len(binary):
-            raise InvalidInput(
-                {
-                    f"{path}.parameters.binary_data_size": [
-                        f"Expected {count * dtype.itemsize} bytes for {datatype} {shape}. "
-                        f"Received: {size}."
-                    ]
-                }
-            )
-        return np.frombuffer(binary[:size], dtype=dtype).reshape(shape)
-    data = np.asarray(spec.get("data"))
-    if data.dtype.kind not in "iuf" or data.size != count:
-        raise InvalidInput(
-            {
-                f"{path}.data": [
-                    f"Expected {count} numbers for shape {shape}. "
-                    f"Received {data.size} values of kind {data.dtype.kind!r}."
-                ]
-            }
-        )
-    return data.astype(dtype).reshape(shape)
-
-
-def _response(job_id: str, header: dict[str, Any], outputs: np.ndarray) -> Response:
-    requested = header.get("outputs") or []
-    for i, wanted in enumerate(requested):
-        if not isinstance(wanted, dict) or wanted.get("name") != OUTPUT:
-            raise InvalidInput(
-                {f"outputs[{i}].name": [f"This model has one output, named '{OUTPUT}'."]}
-            )
-    binary = bool((header.get("parameters") or {}).get("binary_data_output")) or any(
-        (w.get("parameters") or {}).get("binary_data") for w in requested
+def _response(ref: str, body: dict[str, Any], outputs: np.ndarray) -> Response:
+    binary = body["parameters"]["binary_data_output"] or any(
+        wanted["parameters"]["binary_data"] for wanted in body["outputs"]
     )
     tensor: dict[str, Any] = {"name": OUTPUT, "datatype": "FP32", "shape": list(outputs.shape)}
     outputs = np.ascontiguousarray(outputs, dtype="<f4")
@@ -199,13 +144,13 @@ def _response(job_id: str, header: dict[str, Any], outputs: np.ndarray) -> Respo
         tensor["parameters"] = {"binary_data_size": outputs.nbytes}
     else:
         tensor["data"] = outputs.ravel()
-    body = {
-        "model_name": job_id,
+    answer = {
+        "model_name": ref,
         "model_version": VERSION,
-        "id": header.get("id") or str(uuid.uuid4()),
+        "id": body.get("id") or str(uuid.uuid4()),
         "outputs": [tensor],
     }
-    encoded = current_app.json.dumps(body).encode()
+    encoded = current_app.json.dumps(answer).encode()
     if not binary:
         return Response(encoded, mimetype="application/json")
     response = Response(encoded + outputs.tobytes(), mimetype="application/octet-stream")

@@ -1,9 +1,9 @@
 """The TensorFlow Serving REST API, for clients that already speak it.
 
-  POST /v1/models/<id>:predict     row format {"instances": [...]} -> {"predictions": [...]}
-                                   columnar   {"inputs": ...}      -> {"outputs": ...}
-  GET  /v1/models/<id>             version status
-  GET  /v1/models/<id>/metadata    the serving_default signature
+  POST /v1/models/<ref>:predict     row format {"instances": [...]} -> {"predictions": [...]}
+                                    columnar   {"inputs": ...}      -> {"outputs": ...}
+  GET  /v1/models/<ref>             version status
+  GET  /v1/models/<ref>/metadata    the serving_default signature
 
 Each model has one version ("1") and one signature with one input and one output.
 """
@@ -12,18 +12,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Response, current_app
 
+from service.api import Blueprint
 from service.auth import READ, requires
 from service.context import services
-from service.errors import InvalidInput, NotFound
-from service.http import check_fields, json_body, model_job_id
+from service.errors import NotFound
+from service.http import resolve
 from service.metrics import count_predicted_rows
+from service.schemas.tfserving import (
+    SIGNATURE,
+    TFServingModelMetadataSchema,
+    TFServingModelStatusSchema,
+    TFServingPredictResponseSchema,
+    TFServingPredictSchema,
+)
 from service.serving import INPUT, OUTPUT, VERSION, rows_batch
 
-bp = Blueprint("tfserving", __name__)
-
-SIGNATURE = "serving_default"
+bp = Blueprint(
+    "tfserving",
+    __name__,
+    protocol=True,
+    description=(
+        "The TensorFlow Serving REST API (predict, model status, model metadata): the model "
+        "name is the job's ID or an alias, its only version `1`, its only signature "
+        "`serving_default`. Problems carry an `error` member."
+    ),
+)
 # Job status -> TF Serving's model version state.
 _STATES = {
     "queued": "START",
@@ -34,43 +49,38 @@ _STATES = {
 }
 
 
-@bp.post("/v1/models/<job_id>:predict")
+@bp.post("/v1/models/<ref:ref>:predict")
+@bp.arguments(TFServingPredictSchema)
+@bp.response(200, TFServingPredictResponseSchema, description="The model's outputs.")
+@bp.problems(409, 503)
 @requires(READ)
-def predict(job_id: str) -> dict[str, Any]:
-    ctx = services()
-    body = json_body()
-    check_fields(body, ("signature_name", "instances", "inputs"), ())
-    if ("instances" in body) == ("inputs" in body):
-        raise InvalidInput(
-            {"instances": ["Give either 'instances' (row format) or 'inputs' (columnar)."]}
-        )
-    signature = body.get("signature_name", SIGNATURE)
-    if signature != SIGNATURE:
-        raise InvalidInput(
-            {"signature_name": [f"Expected '{SIGNATURE}'. Received: {signature!r}."]}
-        )
-    predictor = ctx.predictor(model_job_id(job_id))
-    limit = ctx.settings.max_predict_rows
+def predict(body: dict[str, Any], ref: str) -> Response:
+    """Predict (TensorFlow Serving REST)
+
+    Row format (`instances`) or columnar format (`inputs`), as TF Serving takes them, for
+    the model's one signature.
+    """
+    predictor = services().predictor(resolve(ref))
     if "instances" in body:
-        rows = [
-            _unwrap(row, f"instances[{i}]")
-            for i, row in enumerate(_list(body["instances"], "instances"))
-        ]
-        key, batch = "predictions", rows_batch(rows, predictor, limit, "instances")
+        key, batch = "predictions", rows_batch(body["instances"], predictor, "instances")
     else:
-        columns = _unwrap(body["inputs"], "inputs")
-        key, batch = "outputs", rows_batch(columns, predictor, limit, "inputs")
+        key, batch = "outputs", rows_batch(body["inputs"], predictor, "inputs")
     outputs = predictor.predict(batch)
     count_predicted_rows("tfserving", len(batch))
-    return {key: outputs}
+    return current_app.json.response({key: outputs})
 
 
-@bp.get("/v1/models/<job_id>")
+@bp.get("/v1/models/<ref:ref>")
+@bp.response(200, TFServingModelStatusSchema, description="The model's version status.")
 @requires(READ)
-def status(job_id: str) -> dict[str, Any]:
+def status(ref: str) -> dict[str, Any]:
+    """Model status (TensorFlow Serving REST)
+
+    The one version's state, from the job's status.
+    """
     ctx = services()
-    job_id = model_job_id(job_id)
-    if ctx.store.has_model(job_id):
+    job_id = resolve(ref)
+    if ctx.artifacts.has_model(job_id):
         state, error = "AVAILABLE", None
     else:
         record = ctx.jobs.get(job_id)
@@ -90,12 +100,18 @@ def status(job_id: str) -> dict[str, Any]:
     }
 
 
-@bp.get("/v1/models/<job_id>/metadata")
+@bp.get("/v1/models/<ref:ref>/metadata")
+@bp.response(200, TFServingModelMetadataSchema, description="The model's signature.")
+@bp.problems(409, 503)
 @requires(READ)
-def metadata(job_id: str) -> dict[str, Any]:
-    predictor = services().predictor(model_job_id(job_id))
+def metadata(ref: str) -> dict[str, Any]:
+    """Model metadata (TensorFlow Serving REST)
+
+    The `serving_default` signature: input `input`, output `output`.
+    """
+    predictor = services().predictor(resolve(ref))
     return {
-        "model_spec": {"name": job_id, "signature_name": "", "version": VERSION},
+        "model_spec": {"name": ref, "signature_name": "", "version": VERSION},
         "metadata": {
             "signature_def": {
                 "signature_def": {
@@ -117,20 +133,3 @@ def _tensor_info(name: str, shape: tuple[int, ...]) -> dict[str, Any]:
         "tensor_shape": {"dim": dims, "unknown_rank": False},
         "name": f"{name}:0",
     }
-
-
-def _list(value: Any, path: str) -> list[Any]:
-    if not isinstance(value, list) or not value:
-        raise InvalidInput({path: ["Expected a non-empty list."]})
-    return value
-
-
-def _unwrap(value: Any, path: str) -> Any:
-    """TF Serving lets a single named input be given bare or as {"<name>": value}."""
-    if not isinstance(value, dict):
-        return value
-    if set(value) != {INPUT}:
-        raise InvalidInput(
-            {path: [f"This model has one input, named '{INPUT}'. Received: {sorted(value)}."]}
-        )
-    return value[INPUT]

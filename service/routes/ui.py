@@ -16,7 +16,7 @@ from flask import Blueprint, render_template, send_from_directory
 from flask.typing import ResponseReturnValue
 
 from service.auth import public
-from service.http import checked_job_id, secure_pages
+from service.http import secure_pages
 
 bp = Blueprint("ui", __name__, url_prefix="/ui")
 ASSETS = Path(__file__).resolve().parents[1] / "static" / "ui"
@@ -32,11 +32,11 @@ def jobs_page() -> str:
     return render_template("ui/jobs.html")
 
 
-@bp.get("/jobs/<job_id>")
+@bp.get("/jobs/<job_id:job_id>")
 @public
 def job_page(job_id: str) -> str:
     """One job: curves, summary, predict form. Only the (checked) ID is in the HTML."""
-    return render_template("ui/job.html", job_id=checked_job_id(job_id))
+    return render_template("ui/job.html", job_id=job_id)
 
 
 # Our own route rather than Flask's `static` endpoint, so the assets can be public

@@ -10,7 +10,7 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
-from tests.conftest import example
+from tests.helpers import example
 
 pytestmark = pytest.mark.integration
 

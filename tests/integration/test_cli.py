@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from client import ApiError, Client
-from tests.conftest import EXAMPLES, ROOT, example
+from tests.helpers import EXAMPLES, ROOT, example
 
 pytestmark = pytest.mark.integration
 

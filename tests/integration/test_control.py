@@ -19,9 +19,9 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
-from service.jobs import connect
 from service.ml.artifacts import ArtifactStore
-from tests.conftest import (
+from service.store import connect
+from tests.helpers import (
     finished_job,
     long_digits,
     quick_sum,

@@ -14,10 +14,9 @@ import pytest
 import redis
 
 from service.config import Settings
-from service.jobs import JobQueue
-from service.limits import with_server_defaults
-from service.schemas import load_spec
-from tests.conftest import example, finished_job
+from service.schemas.spec import load_spec
+from service.store.jobs import JobQueue
+from tests.helpers import example, finished_job
 
 pytestmark = pytest.mark.integration
 
@@ -142,7 +141,7 @@ def idle_job(settings: Settings) -> Iterator[tuple[JobQueue, str]]:
         redis.Redis.from_url(settings.redis_url),
         dataclasses.replace(settings, queue_name="curves-test-idle"),
     )
-    record, _ = jobs.submit(with_server_defaults(load_spec(example("digits")), settings))
+    record, _ = jobs.submit(load_spec(example("digits"), settings))
     yield jobs, record.id
     jobs.delete(record.id)
 

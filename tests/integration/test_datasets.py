@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import example, finished_job
+from tests.helpers import example, finished_job
 
 pytestmark = pytest.mark.integration
 

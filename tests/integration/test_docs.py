@@ -41,7 +41,7 @@ def test_docs_render_every_documented_operation(
     until(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, ".opblock")) >= 20)
     operations = rendered_operations(browser)
     assert ("POST", "/v1/jobs") in operations
-    assert ("POST", "/v1/models/{job_id}/predict") in operations
+    assert ("POST", "/v1/models/{ref}/predict") in operations
     assert operations == documented
     assert "Keras training service" in browser.find_element(By.CSS_SELECTOR, ".info .title").text
     snap("docs")

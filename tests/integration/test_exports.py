@@ -21,9 +21,10 @@ from sklearn.datasets import load_digits
 
 from service.app import create_app
 from service.config import Settings
-from service.exports import ExportQueue
-from service.jobs import JobQueue, connect, queue_name
-from tests.conftest import example, wait_until
+from service.store import connect
+from service.store.exports import ExportQueue
+from service.store.jobs import JobQueue, queue_name
+from tests.helpers import example, wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -200,7 +201,7 @@ def test_a_bad_export_request_is_422_naming_the_field(
     response = client.post(f"/v1/models/{trained('digits')['id']}/exports", json=body)
     assert response.status_code == 422
     assert list(response.get_json()["errors"]) == [field]
-    if field == "format" and body:
+    if field == "format" and isinstance(body.get("format"), str):
         assert "savedmodel, tflite" in response.get_json()["errors"]["format"][0]
 
 

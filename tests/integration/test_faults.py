@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import time
 import uuid
 from dataclasses import replace
@@ -17,15 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from service.app import create_app
 from service.config import Settings
 from service.ml.artifacts import ArtifactStore
-from tests.conftest import (
+from tests.helpers import (
     ROOT,
     finished_job,
     free_port,
     long_digits,
+    pings,
     quick_sum,
     start_redis,
     start_worker,
@@ -39,7 +42,6 @@ from worker.main import HEARTBEAT_GRACE_S, MONITORING_INTERVAL_S
 pytestmark = pytest.mark.integration
 
 # What scripts/run.sh gives its redis-server (checked below, so the two cannot drift).
-PERSISTENCE = ("--appendonly", "yes", "--appendfsync", "everysec")
 
 
 def children(pid: int) -> list[int]:
@@ -176,12 +178,29 @@ def test_with_redis_stopped_jobs_are_503_and_loaded_models_keep_predicting(
     assert client.post("/v1/jobs", json=quick_sum()).status_code == 202
 
 
-def test_jobs_survive_a_redis_restart_with_append_only_persistence(
-    settings: Settings, own_redis: Any, tmp_path: Path
+@pytest.fixture
+def make_run_redis() -> Any:
+    """`make_run_redis(port, data)`: a redis-server started as `make run` starts one
+    (scripts/redis.sh); stopped after the test."""
+    started: list[subprocess.Popen] = []
+
+    def start(port: int, data: Path) -> subprocess.Popen:
+        script = ROOT / "scripts" / "redis.sh"
+        started.append(subprocess.Popen([script, str(port), str(data), str(data / "redis.log")]))
+        wait_until(lambda: pings(redis.Redis(port=port)), timeout=10)
+        return started[-1]
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            stop(proc)
+
+
+def test_jobs_survive_a_redis_restart_as_make_run_starts_it(
+    settings: Settings, make_run_redis: Any, tmp_path: Path
 ) -> None:
-    assert " ".join(PERSISTENCE) in (ROOT / "scripts" / "run.sh").read_text()
     port = free_port()
-    redis_proc = own_redis(port, *PERSISTENCE)
+    redis_proc = make_run_redis(port, tmp_path)
     mine = replace(settings, redis_url=f"redis://127.0.0.1:{port}/0")
     client = create_app(mine).test_client()
     log = tmp_path / "worker.log"
@@ -193,7 +212,7 @@ def test_jobs_survive_a_redis_restart_with_append_only_persistence(
     waiting = submit(client, quick_sum())
 
     stop(redis_proc)  # SIGTERM: how a service manager restarts Redis
-    own_redis(port, *PERSISTENCE)
+    redis_proc = make_run_redis(port, tmp_path)
 
     after = client.get(f"/v1/jobs/{done}").get_json()
     assert after["status"] == "finished"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import example, wait_until
+from tests.helpers import example, wait_until
 
 pytestmark = pytest.mark.integration
 

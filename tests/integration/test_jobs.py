@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import example, finished_job, wait_until
+from tests.helpers import example, finished_job, wait_until
 from tests.openapi_support import schema_errors
 
 pytestmark = pytest.mark.integration

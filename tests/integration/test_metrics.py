@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import example, wait_until
+from tests.helpers import example, wait_until
 
 pytestmark = pytest.mark.integration
 
-PREDICT = "/v1/models/<job_id>/predict"
+PREDICT = "/v1/models/{ref}/predict"
 PREDICTS, ROWS = 3, 4  # predict requests sent, rows in each
 
 
@@ -119,14 +119,14 @@ def test_requests_are_counted_by_route_method_and_status(traffic: Traffic) -> No
         for route, method, status in [
             (PREDICT, "POST", 200),
             ("/v1/jobs", "POST", 202),
-            ("/v1/jobs/<job_id>", "GET", 404),
+            ("/v1/jobs/{job_id}", "GET", 404),
             ("unmatched", "GET", 404),
         ]
     }
     assert moved == {
         (PREDICT, "POST", 200): PREDICTS,
         ("/v1/jobs", "POST", 202): 2,
-        ("/v1/jobs/<job_id>", "GET", 404): 1,
+        ("/v1/jobs/{job_id}", "GET", 404): 1,
         ("unmatched", "GET", 404): 1,
     }
 

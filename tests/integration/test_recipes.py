@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from service.ml.datasets import builtin_arrays
-from tests.conftest import example, finished_job
+from tests.helpers import example, finished_job
 from tests.openapi_support import schema_errors
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from service.app import create_app
 from service.config import Settings
 from service.ml.artifacts import ArtifactStore
 from service.ml.uploads import DatasetStore
-from tests.conftest import example, finished_job, free_port, start_worker, stop, wait_until
+from tests.helpers import example, finished_job, free_port, start_worker, stop, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
 from service.ml.datasets import builtin_arrays
-from tests.conftest import finished_job
+from tests.helpers import finished_job
 from tests.openapi_support import schema_errors
 
 pytestmark = pytest.mark.integration

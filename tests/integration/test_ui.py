@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 from service.app import create_app
 from service.config import Settings
 from tests.browser import console_errors, text, until
-from tests.conftest import example
+from tests.helpers import example
 
 pytestmark = pytest.mark.integration
 

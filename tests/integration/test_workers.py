@@ -19,8 +19,8 @@ from rq.job import Job
 
 from service.app import create_app
 from service.config import Settings
-from service.jobs import connect
-from tests.conftest import finished_job, quick_sum, start_worker, stop, submit, wait_until
+from service.store import connect
+from tests.helpers import finished_job, quick_sum, start_worker, stop, submit, wait_until
 from worker.main import HEARTBEAT_GRACE_S, MONITORING_INTERVAL_S, TrainingWorker, build_worker
 
 pytestmark = pytest.mark.integration

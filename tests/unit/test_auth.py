@@ -11,7 +11,7 @@ import pytest
 from service.app import create_app
 from service.auth import ApiKeys
 from service.config import Settings
-from tests.conftest import example, offline_settings
+from tests.helpers import example, offline_settings
 
 READER = "reader-key-0123456789"
 ADMIN = "admin-key-0123456789ab"

@@ -12,8 +12,8 @@ from service.errors import InvalidSpec
 from service.ml.builder import adapt_normalization, build_model, compile_model, shape_only
 from service.ml.preflight import model_summary
 from service.ml.summary import summarize
-from service.schemas import load_spec
-from tests.conftest import example
+from service.schemas.spec import load_spec
+from tests.helpers import example
 
 
 def test_digits_recipe_counts_as_keras_counts_it() -> None:

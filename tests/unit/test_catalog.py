@@ -9,7 +9,7 @@ import pytest
 
 from service.ml import catalog
 from service.ml.builder import _keras_name, to_snake_case
-from service.schemas import LAYER_SCHEMAS
+from service.schemas.spec import LAYER_SCHEMAS
 
 # A valid value for each argument kind, to construct every layer with every argument.
 SAMPLE = {

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from service.config import Settings
 from service.errors import InvalidSpec
 from service.ml.preflight import check_spec
-from service.schemas import load_spec
-from tests.conftest import example
+from service.schemas.spec import load_spec
+from tests.helpers import example
 
-LIMIT = 10_000_000
+LIMIT = Settings(max_params=10_000_000)
 
 
 def errors_of(raw: dict) -> dict[str, list[str]]:

@@ -19,7 +19,7 @@ from client import ApiError, render, sse
 from client.api import _problem
 from client.cli import main
 from service.routes.jobs import _sse
-from tests.conftest import ROOT, free_port
+from tests.helpers import ROOT, free_port
 
 JOB_ID = "40f3a257-5e7b-4bcc-baaf-7be131d0cad5"
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from service.curves import Mark, render
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 HISTORY = {
     "loss": [0.8, 0.4, 0.3, 0.25],

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from service.app import create_app
-from tests.conftest import offline_settings
+from tests.helpers import offline_settings
 
 KEY = "reader-key-0123456789"
 
@@ -27,7 +27,10 @@ def test_the_page_needs_no_key_and_names_the_spec_it_renders(http: Any) -> None:
     response = http.get("/docs")
     assert response.status_code == 200
     assert response.mimetype == "text/html"
-    assert 'data-spec-url="/openapi.yaml"' in response.get_data(as_text=True)
+    [spec_url] = re.findall(r'data-spec-url="([^"]+)"', response.get_data(as_text=True))
+    described = http.get(spec_url)
+    assert described.status_code == 200
+    assert described.get_json()["openapi"].startswith("3.1")
 
 
 def test_every_file_the_page_loads_is_served_by_the_app_without_a_key(http: Any) -> None:

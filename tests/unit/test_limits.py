@@ -1,5 +1,6 @@
 """Each configurable limit refuses a spec that exceeds it with a 422 naming the setting
-and its value, before anything is built or queued (the app has no Redis to queue on)."""
+and its value, when the spec is loaded (before anything is built or queued: the app has
+no Redis to queue on), and the API description states the limits in force."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import pytest
 from service.app import create_app
 from service.config import Settings
 from service.errors import InvalidSpec
-from service.limits import check_limits, data_rows
-from service.schemas import load_spec
-from tests.conftest import example, offline_settings
+from service.ml.preflight import check_spec
+from service.schemas.spec import load_spec
+from tests.helpers import example, offline_settings
 
 SMALL = Settings(max_layers=3, max_units=600, max_epochs=50, max_data_rows=500)
 
@@ -26,13 +27,13 @@ def digits(**fit: Any) -> dict[str, Any]:
 
 def refusal(raw: dict[str, Any], settings: Settings = SMALL) -> dict[str, list[str]]:
     with pytest.raises(InvalidSpec) as caught:
-        check_limits(load_spec(raw), settings)
+        load_spec(raw, settings)
     return caught.value.errors
 
 
 def test_recipes_fit_the_default_limits() -> None:
     for name in ("digits", "digits_binary", "sum_of_two"):
-        check_limits(load_spec(example(name)), Settings())
+        check_spec(load_spec(example(name)), Settings())
 
 
 def test_too_many_layers_names_max_layers() -> None:
@@ -86,7 +87,7 @@ def test_inline_rows_of_every_split_count() -> None:
             "test": {"x": [[1.0, 2.0]] * 101, "y": [3.0] * 101},
         },
     }
-    assert data_rows(load_spec(raw)["data"]) == 501
+    load_spec(raw, Settings(max_data_rows=501))
     assert refusal(raw) == {
         "data": ["501 rows of data asked for; this service accepts at most 500 (MAX_DATA_ROWS)."]
     }
@@ -95,7 +96,11 @@ def test_inline_rows_of_every_split_count() -> None:
 def test_generated_rows_count() -> None:
     raw = example("sum_of_two")
     raw["data"]["n_samples"] = 501
-    assert "MAX_DATA_ROWS" in refusal(raw)["data"][0]
+    assert refusal(raw) == {
+        "data.n_samples": [
+            "501 rows of data asked for; this service accepts at most 500 (MAX_DATA_ROWS)."
+        ]
+    }
 
 
 def test_every_exceeded_limit_is_named_at_once() -> None:

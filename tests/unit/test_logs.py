@@ -24,7 +24,7 @@ from service.logs import (
     request_context,
     request_id_from,
 )
-from tests.conftest import offline_settings
+from tests.helpers import offline_settings
 
 GENERATED = re.compile(r"^[0-9a-f]{32}$")
 

@@ -15,7 +15,7 @@ from service.app import create_app
 from service.config import Settings
 from service.metrics import CONTENT_TYPE
 from service.ml.cache import ModelCache
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 REQUESTS = "keras_service_http_request_duration_seconds_count"
 
@@ -36,7 +36,7 @@ def requests(route: str, method: str, status: int) -> float:
 
 
 def test_requests_are_counted_by_url_rule_never_by_path(app: Flask) -> None:
-    route = "/v1/models/<job_id>/predict"
+    route = "/v1/models/{ref}/predict"
     before = requests(route, "POST", 415)
     for _ in range(3):
         app.test_client().post(f"/v1/models/{uuid.uuid4()}/predict", data="not JSON")

@@ -13,8 +13,8 @@ from service.app import create_app
 from service.config import Settings
 from service.errors import InvalidSpec
 from service.ml.artifacts import ArtifactStore
-from service.schemas import load_spec
-from tests.conftest import example, free_port
+from service.schemas.spec import load_spec
+from tests.helpers import example, free_port
 
 
 def spec_with_layer(layer: dict[str, Any]) -> dict[str, Any]:

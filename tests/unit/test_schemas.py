@@ -7,8 +7,9 @@ import copy
 import pytest
 
 from service.errors import InvalidSpec
-from service.schemas import choice_message, flatten_errors, load_model_spec, load_spec
-from tests.conftest import example
+from service.schemas.fields import choice_message, flatten_errors
+from service.schemas.spec import load_model_spec, load_spec
+from tests.helpers import example
 
 
 def errors_of(spec: dict) -> dict[str, list[str]]:

@@ -10,8 +10,8 @@ import pytest
 
 from service.errors import JobCanceled, TrainingTimedOut
 from service.ml.training import train
-from service.schemas import load_spec
-from tests.conftest import example
+from service.schemas.spec import load_spec
+from tests.helpers import example
 
 
 def small_spec(epochs: int) -> dict:

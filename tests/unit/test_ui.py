@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from service.app import create_app
-from tests.conftest import offline_settings
+from tests.helpers import offline_settings
 
 KEY = "reader-key-0123456789"
 

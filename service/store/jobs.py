@@ -1,4 +1,4 @@
-"""Training jobs on RQ: the only module that talks to RQ and Redis.
+"""Training jobs on RQ.
 
 The API submits and reads jobs through `JobQueue`; the worker reports a running job's
 progress through `JobReporter`. Both keep job state in RQ's own job hash (status and
@@ -9,7 +9,6 @@ Jobs are serialized as JSON, never pickled: a spec is data and stays data.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import time
 import uuid
@@ -27,29 +26,33 @@ from rq.serializers import JSONSerializer
 from service.config import Settings
 from service.errors import ServiceError, TrainingTimedOut, WorkerLost
 from service.logs import current_request_id
-from service.schemas import PRIORITIES
+from service.store import durations, keys, translated
 
 TASK = "worker.tasks.train"  # by name: the API never imports the worker or TensorFlow
-INDEX_KEY = "keras-service:jobs"  # sorted set of job IDs by submission time, for listing
-# Apart from RQ's job hash, so the API can set it while the worker rewrites the meta.
-CANCEL_KEY = "keras-service:cancel:{}"
-IDEMPOTENCY_KEY = "keras-service:idempotency:{}"
-ENDED = ("finished", "failed", "canceled")
 HARD_TIMEOUT_MARGIN_S = 300
 _WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 
 STATUSES = ("queued", "started", "finished", "failed", "canceled")
-# RQ's statuses folded into ours: a deferred or scheduled job is still waiting.
-_FROM_RQ = {
-    "queued": "queued",
-    "deferred": "queued",
-    "scheduled": "queued",
-    "started": "started",
-    "finished": "finished",
-    "failed": "failed",
-    "stopped": "canceled",
-    "canceled": "canceled",
+ENDED = ("finished", "failed", "canceled")
+# A spec's `queue`; workers serve them in this order (RQ takes from the first non-empty).
+PRIORITIES = ("high", "default", "low")
+# RQ's statuses folded into ours, for training jobs and export builds alike: a deferred
+# or scheduled job is still waiting; one stopped by a worker was canceled.
+STATUS_FROM_RQ = {
+    JobStatus.QUEUED: "queued",
+    JobStatus.DEFERRED: "queued",
+    JobStatus.SCHEDULED: "queued",
+    JobStatus.STARTED: "started",
+    JobStatus.FINISHED: "finished",
+    JobStatus.FAILED: "failed",
+    JobStatus.STOPPED: "canceled",
+    JobStatus.CANCELED: "canceled",
 }
+
+
+def status_of(job: Job) -> str:
+    """Our status of an RQ job, from what was last read of it."""
+    return STATUS_FROM_RQ.get(job.get_status(refresh=False) or JobStatus.QUEUED, "queued")
 
 
 @dataclass(frozen=True)
@@ -91,15 +94,7 @@ def queue_names(settings: Settings) -> list[str]:
     return [queue_name(settings, p) for p in PRIORITIES]
 
 
-def connect(settings: Settings) -> Redis:
-    """A Redis client that fails fast (503) rather than hanging a request."""
-    return Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=settings.redis_timeout_s,
-        socket_timeout=settings.redis_timeout_s,
-    )
-
-
+@translated
 class JobQueue:
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
@@ -121,22 +116,22 @@ class JobQueue:
             key, digest = idempotency
             claim = json.dumps({"job_id": job_id, "digest": digest})
             ttl = self.settings.job_ttl_s
-            if not self.redis.set(IDEMPOTENCY_KEY.format(_hash(key)), claim, nx=True, ex=ttl):
+            if not self.redis.set(keys.idempotency(key), claim, nx=True, ex=ttl):
                 existing = self.claimed(key)
                 record = self.get(existing[0]) if existing else None
                 if record is not None:
                     return record, False
-                self.redis.set(IDEMPOTENCY_KEY.format(_hash(key)), claim, ex=ttl)
+                self.redis.set(keys.idempotency(key), claim, ex=ttl)
         try:
             return self._enqueue(job_id, spec), True
         except Exception:
             if idempotency is not None:
-                self.redis.delete(IDEMPOTENCY_KEY.format(_hash(idempotency[0])))
+                self.redis.delete(keys.idempotency(idempotency[0]))
             raise
 
     def claimed(self, key: str) -> tuple[str, str] | None:
         """The (job ID, body digest) an Idempotency-Key was first used with, if any."""
-        raw = self.redis.get(IDEMPOTENCY_KEY.format(_hash(key)))
+        raw = self.redis.get(keys.idempotency(key))
         if raw is None:
             return None
         found = json.loads(raw)
@@ -146,8 +141,8 @@ class JobQueue:
         fit = spec["fit"]
         # Indexed first: a listing skips (and forgets) IDs whose job is missing, so a
         # failure between the two writes leaves nothing visible behind.
-        self.redis.zadd(INDEX_KEY, {job_id: time.time()})
-        job = self.queues[spec.get("queue", "default")].enqueue(
+        self.redis.zadd(keys.JOBS, {job_id: time.time()})
+        job = self.queues[spec["queue"]].enqueue(
             TASK,
             spec,
             job_id=job_id,
@@ -161,7 +156,7 @@ class JobQueue:
             meta={
                 "name": spec.get("name"),
                 "epochs": fit["epochs"],
-                "queue": spec.get("queue", "default"),
+                "queue": spec["queue"],
                 # The submitting request's ID, for the worker's log lines of this job.
                 "request_id": current_request_id(),
             },
@@ -185,7 +180,7 @@ class JobQueue:
         if record is None or record.ended:
             return record
         # The flag first: a worker dequeuing the job right now sees it before fitting.
-        self.redis.set(CANCEL_KEY.format(job_id), 1, ex=self.settings.job_ttl_s)
+        self.redis.set(keys.cancel(job_id), 1, ex=self.settings.job_ttl_s)
         job = Job.fetch(job_id, connection=self.redis, serializer=JSONSerializer)
         if job.get_status(refresh=False) in _WAITING:
             with contextlib.suppress(InvalidJobOperation):  # canceled meanwhile
@@ -200,8 +195,8 @@ class JobQueue:
             job = None
         if job is not None:
             job.delete()
-        self.redis.zrem(INDEX_KEY, job_id)
-        self.redis.delete(CANCEL_KEY.format(job_id))
+        self.redis.zrem(keys.JOBS, job_id)
+        self.redis.delete(keys.cancel(job_id))
 
     def fail_abandoned(self) -> bool:
         """Mark failed the started jobs whose worker stopped renewing their heartbeat
@@ -227,13 +222,13 @@ class JobQueue:
         found: list[JobRecord] = []
         start, page = 0, max(limit, 50)
         while len(found) < limit:
-            ids = [i.decode() for i in self.redis.zrevrange(INDEX_KEY, start, start + page - 1)]
+            ids = [i.decode() for i in self.redis.zrevrange(keys.JOBS, start, start + page - 1)]
             if not ids:
                 break
             jobs = Job.fetch_many(ids, connection=self.redis, serializer=JSONSerializer)
             expired = [job_id for job_id, job in zip(ids, jobs, strict=True) if job is None]
             if expired:
-                self.redis.zrem(INDEX_KEY, *expired)
+                self.redis.zrem(keys.JOBS, *expired)
                 start -= len(expired)
             records = (self._record(job) for job in jobs if job is not None)
             found += [r for r in records if status is None or r.status == status]
@@ -272,9 +267,13 @@ class JobQueue:
                 statuses[status] += next(counts)
         return statuses, depths
 
+    def training_durations(self) -> dict[str, durations.Histogram]:
+        """How long jobs trained, by outcome, as the workers observed them."""
+        return durations.read(self.redis)
+
     def _record(self, job: Job) -> JobRecord:
         meta = job.meta or {}
-        status = _FROM_RQ.get(job.get_status(refresh=False) or "queued", "queued")
+        status = status_of(job)
         if meta.get("canceled"):  # the worker stopped the fit on request and returned
             status = "canceled"
         error = meta.get("error")
@@ -312,6 +311,7 @@ class JobQueue:
         )
 
 
+@translated
 class JobReporter:
     """Writes a running job's progress, result or error into its record (worker side)."""
 
@@ -337,7 +337,7 @@ class JobReporter:
         self.job.save_meta()
 
     def cancel_requested(self) -> bool:
-        return bool(self.job.connection.exists(CANCEL_KEY.format(self.job.id)))
+        return bool(self.job.connection.exists(keys.cancel(self.job.id)))
 
     def canceled(self) -> None:
         self.job.meta["canceled"] = True
@@ -349,11 +349,6 @@ class JobReporter:
         self.job.meta["error"] = problem
         self.job.meta["diagnosis"] = diagnosis
         self.job.save_meta()
-
-
-def _hash(text: str) -> str:
-    # Keys are client text of any length; Redis keys stay short and uniform.
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _utc(moment: datetime | None) -> datetime | None:

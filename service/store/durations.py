@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-KEY = "keras-service:metrics:training-seconds"
+from service.store import keys, translated
+
 # Upper bounds, seconds: seed recipes take seconds; JOB_TIMEOUT defaults to an hour.
 BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, math.inf)
 OUTCOMES = ("finished", "failed", "canceled")
@@ -32,18 +33,20 @@ class Histogram:
         return self.buckets[-1][1]
 
 
+@translated
 def observe(redis: Redis, outcome: str, seconds: float) -> None:
     """Count one job that ended with `outcome` after `seconds` (worker side)."""
     bound = next(b for b in BUCKETS if seconds <= b)
     pipe = redis.pipeline()  # MULTI: a scrape never sees a count without its sum
-    pipe.hincrby(KEY, f"{outcome}:{bound}", 1)
-    pipe.hincrbyfloat(KEY, f"{outcome}:sum", seconds)
+    pipe.hincrby(keys.TRAINING_SECONDS, f"{outcome}:{bound}", 1)
+    pipe.hincrbyfloat(keys.TRAINING_SECONDS, f"{outcome}:sum", seconds)
     pipe.execute()
 
 
+@translated
 def read(redis: Redis) -> dict[str, Histogram]:
     """The histogram of each outcome observed so far (API side)."""
-    fields = {k.decode(): float(v) for k, v in redis.hgetall(KEY).items()}
+    fields = {k.decode(): float(v) for k, v in redis.hgetall(keys.TRAINING_SECONDS).items()}
     found = {}
     for outcome in OUTCOMES:
         if f"{outcome}:sum" not in fields:

@@ -10,7 +10,6 @@ with the last known target while Redis is unreachable.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -22,22 +21,9 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-ALIASES_KEY = "keras-service:aliases"  # hash: name -> JSON {job_id, updated_at}
-HISTORY_KEY = "keras-service:alias-history:{}"  # list, newest first
+from service.store import keys, translated
+
 HISTORY_LENGTH = 50
-# Lower-case letters, digits, '.', '_' and '-', starting with a letter; never a UUID
-# (job IDs and aliases share the same URL segment).
-NAME = re.compile(r"^[a-z][a-z0-9._-]{0,62}$")
-NAME_RULE = (
-    "1 to 63 lower-case letters, digits, '.', '_' or '-', starting with a letter, "
-    "and not shaped like a job ID"
-)
-
-
-def is_alias_name(value: str) -> bool:
-    from service.ml.artifacts import is_job_id
-
-    return bool(NAME.match(value)) and not is_job_id(value)
 
 
 @dataclass(frozen=True)
@@ -56,6 +42,7 @@ class Alias:
         }
 
 
+@translated
 class AliasStore:
     def __init__(self, redis: Redis, remember_s: float = 1.0) -> None:
         self.redis = redis
@@ -68,28 +55,28 @@ class AliasStore:
         now = _now()
         entry = orjson.dumps({"job_id": job_id, "updated_at": now})
         with self.redis.pipeline() as pipe:
-            pipe.hset(ALIASES_KEY, name, entry)
-            pipe.lpush(HISTORY_KEY.format(name), entry)
-            pipe.ltrim(HISTORY_KEY.format(name), 0, HISTORY_LENGTH - 1)
+            pipe.hset(keys.ALIASES, name, entry)
+            pipe.lpush(keys.alias_history(name), entry)
+            pipe.ltrim(keys.alias_history(name), 0, HISTORY_LENGTH - 1)
             created = pipe.execute()[0] == 1
         with self._lock:
             self._known[name] = (job_id, time.monotonic())
         return self.get(name), created  # type: ignore[return-value]
 
     def get(self, name: str) -> Alias | None:
-        raw = self.redis.hget(ALIASES_KEY, name)
+        raw = self.redis.hget(keys.ALIASES, name)
         if raw is None:
             return None
-        return self._alias(name, raw, self.redis.lrange(HISTORY_KEY.format(name), 0, -1))
+        return self._alias(name, raw, self.redis.lrange(keys.alias_history(name), 0, -1))
 
     def list(self) -> list[Alias]:
-        names = sorted(n.decode() for n in self.redis.hkeys(ALIASES_KEY))
+        names = sorted(n.decode() for n in self.redis.hkeys(keys.ALIASES))
         return [a for a in (self.get(n) for n in names) if a is not None]
 
     def delete(self, name: str) -> bool:
         with self.redis.pipeline() as pipe:
-            pipe.hdel(ALIASES_KEY, name)
-            pipe.delete(HISTORY_KEY.format(name))
+            pipe.hdel(keys.ALIASES, name)
+            pipe.delete(keys.alias_history(name))
             removed = pipe.execute()[0] == 1
         with self._lock:
             self._known.pop(name, None)
@@ -97,7 +84,7 @@ class AliasStore:
 
     def pointing_to(self, job_id: str) -> list[str]:
         """Names of the aliases that point at `job_id`."""
-        entries = self.redis.hgetall(ALIASES_KEY)
+        entries = self.redis.hgetall(keys.ALIASES)
         return sorted(
             name.decode() for name, raw in entries.items() if orjson.loads(raw)["job_id"] == job_id
         )
@@ -111,7 +98,7 @@ class AliasStore:
         if known is not None and now - known[1] < self.remember_s:
             return known[0]
         try:
-            raw = self.redis.hget(ALIASES_KEY, name)
+            raw = self.redis.hget(keys.ALIASES, name)
         except (RedisConnectionError, RedisTimeoutError):
             if known is not None and known[0] is not None:
                 return known[0]

@@ -19,26 +19,19 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from service.errors import ExportFailed
-from service.jobs import JobQueue
+from service.store import keys, translated
+from service.store.jobs import JobQueue, status_of
 
 TASK = "worker.tasks.export"  # by name: the API never imports the converter
-# Held while a request checks for a build and queues one: of two requests at the same
-# moment, one queues and the other reports that build. Expires by itself should the
-# holder die; a build is queued in milliseconds.
-CLAIM_KEY = "keras-service:export-claim:{}"
+# A claim (keys.export_claim) is held while a request checks for a build and queues
+# one: of two requests at the same moment, one queues and the other reports that
+# build. Expires by itself should the holder die; a build is queued in milliseconds.
 CLAIM_TTL_S = 30
 BUILD_TIMEOUT_S = 600
 # How long a build's record stays: a failed build is reported this long (a POST retries
 # it at once); a finished one is reported as its file.
 RECORD_TTL_S = 24 * 3600
 
-_FROM_RQ = {
-    JobStatus.QUEUED: "queued",
-    JobStatus.DEFERRED: "queued",
-    JobStatus.SCHEDULED: "queued",
-    JobStatus.STARTED: "started",
-    JobStatus.FINISHED: "finished",
-}
 BUILDING = ("queued", "started")
 
 
@@ -55,6 +48,7 @@ class ExportBuild:
         return self.status in BUILDING
 
 
+@translated
 class ExportQueue:
     """Builds of exports on the high-priority queue of `jobs`."""
 
@@ -80,7 +74,7 @@ class ExportQueue:
         current = self.get(job_id, export_format)
         if current is not None and current.building:
             return current
-        claim = CLAIM_KEY.format(build_id)
+        claim = keys.export_claim(build_id)
         if not self.jobs.redis.set(claim, 1, nx=True, ex=CLAIM_TTL_S):
             # Another request is queueing this very build.
             current = self.get(job_id, export_format)
@@ -110,15 +104,15 @@ class ExportQueue:
             job = Job.fetch(build_id, connection=self.jobs.redis, serializer=JSONSerializer)
         except NoSuchJobError:
             return None
-        # A build whose worker died reads `started` until someone notices (service.jobs).
+        # A build whose worker died reads `started` until someone notices (JobQueue).
         if job.get_status(refresh=False) == JobStatus.STARTED and self.jobs.fail_abandoned():
             job.refresh()
         return job
 
 
 def _build(job: Job) -> ExportBuild:
-    status = _FROM_RQ.get(job.get_status(refresh=False), "failed")  # failed, stopped, canceled
-    if status != "failed":
+    status = status_of(job)
+    if status not in ("failed", "canceled"):  # a stopped or canceled build failed too
         return ExportBuild(status)
     error = (job.meta or {}).get("error")
     if error is None:  # the work horse died without reporting: killed, out of memory, timeout
