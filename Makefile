@@ -16,6 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 setup: $(STAMP)
 	@scripts/ensure-package.sh redis-server
+	@scripts/ensure-package.sh nginx nginx-light
 
 # Chromium and its driver (Debian's chromium-driver pulls in chromium) for the dashboard's
 # browser test; only `make test` needs them, and where they cannot be installed the test
@@ -51,6 +52,7 @@ bench: setup
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/predict_latency.py
 	$(BIN)/python bench/jobs.py
+	$(BIN)/python bench/slow_bodies.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -69,7 +69,22 @@ for _ in $(seq "${WORKERS:-1}"); do
   pids+=($!)
 done
 echo "Started ${WORKERS:-1} worker(s) (log: var/log/worker.log; restarted when they exit)."
-echo "API on http://${HOST:-127.0.0.1}:${PORT:-8000} (Ctrl-C stops everything)."
-"$BIN/gunicorn" --config python:service.gunicorn_conf service.wsgi:app &
+
+# The API behind nginx (FRONT=nginx, the default): nginx reads each request whole before
+# gunicorn sees it, so clients that trickle their bodies cannot take gunicorn's threads
+# (bench/README.md, "Slow bodies"). FRONT=none serves gunicorn on HOST:PORT directly.
+host="${HOST:-127.0.0.1}" port="${PORT:-8000}"
+if [ "${FRONT:-nginx}" = "nginx" ]; then
+  api_port="${API_PORT:-$((port + 1))}"
+  scripts/front.sh "$host:$port" "127.0.0.1:$api_port" var/front "${MAX_BODY_BYTES:-33554432}" \
+    2>>var/log/front.log &
+  pids+=($!)
+  echo "nginx front on $host:$port (log: var/log/front.log) -> gunicorn on 127.0.0.1:$api_port."
+  HOST=127.0.0.1 PORT="$api_port" "$BIN/gunicorn" --config python:service.gunicorn_conf \
+    service.wsgi:app &
+else
+  "$BIN/gunicorn" --config python:service.gunicorn_conf service.wsgi:app &
+fi
 pids+=($!)
+echo "API on http://$host:$port (Ctrl-C stops everything)."
 wait -n

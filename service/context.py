@@ -11,7 +11,7 @@ from flask import current_app
 
 from service import metrics
 from service.config import Settings
-from service.errors import JobNotFinished, ModelUnavailable, NotFound
+from service.errors import Conflict, JobNotFinished, ModelUnavailable, NotFound
 from service.ml.artifacts import ArtifactStore
 from service.ml.cache import ModelCache
 from service.ml.digests import DigestCache
@@ -94,6 +94,12 @@ class Services:
         record = self.jobs.get(job_id)
         if record is None:
             raise NotFound(f"No job {job_id}.")
+        if record.status in ("failed", "canceled"):
+            raise Conflict(
+                f"Job {job_id} {record.status}: it has no model, and never will. Submit its "
+                "spec again to train one.",
+                job_status=record.status,
+            )
         if record.status != "finished":
             raise JobNotFinished(
                 f"Job {job_id} is {record.status}; its model is available once it has finished.",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+PROBLEM_JSON = "application/problem+json"  # RFC 9457's media type, for every error
+
 
 class ServiceError(Exception):
     """Base of every error a client may see."""
@@ -65,6 +67,14 @@ class MalformedRequest(ServiceError):
     when = (
         "the body is not JSON (or nests deeper than 64 levels, or repeats a key in an "
         "object), or is not a JSON object"
+    )
+
+
+class UnsupportedSignatureMethod(ServiceError):
+    status, slug, title = 400, "unsupported-signature-method", "Unsupported signature method"
+    when = (
+        "a TF Serving `:classify` or `:regress` call: each model has one signature, "
+        "`serving_default`, a predict signature (as TF Serving answers it)"
     )
 
 
@@ -126,6 +136,24 @@ class Conflict(ServiceError):
 class IdempotencyConflict(Conflict):
     slug, title = "idempotency-key-reused", "Idempotency-Key reused with another body"
     when = "the `Idempotency-Key` was first used with another request body"
+
+
+class RequestTimeout(ServiceError):
+    status, slug, title = 408, "request-timeout", "Request timeout"
+    when = (
+        "the request's headers or body paused too long between reads (answered by the "
+        "nginx front `make run` and the compose file put before the API)"
+    )
+
+
+class UriTooLong(ServiceError):
+    status, slug, title = 414, "uri-too-long", "URI too long"
+    when = "the request line is longer than the server reads (answered by gunicorn)"
+
+
+class HeadersTooLarge(ServiceError):
+    status, slug, title = 431, "headers-too-large", "Request header fields too large"
+    when = "too many request headers, or one too long (answered by gunicorn)"
 
 
 class PayloadTooLarge(ServiceError):

@@ -20,8 +20,9 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads per process: long-polls (`?wait=N`) and event streams hold a thread each
 # while they wait, so one slow client must not block predictions. CPU work still runs
-# one request at a time per process (the GIL), as with sync workers.
-worker_class = "gthread"
+# one request at a time per process (the GIL), as with sync workers. gthread, answering
+# the requests gunicorn itself refuses (414, 431, 400) as problem+json.
+worker_class = "service.gunicorn_worker.ProblemWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Enough for the first request of a worker that is still importing TensorFlow.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))

@@ -11,6 +11,7 @@ so the client knows what to change and the operator what to raise.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -37,6 +38,14 @@ def limits_of(settings: Settings) -> Iterator[None]:
         yield
     finally:
         _IN_FORCE.reset(token)
+
+
+def unbounded(settings: Settings) -> Settings:
+    """`settings` without the limits a spec can be over (for dry runs, which report
+    the limits they break instead of refusing); Keras's int32 sizes still bound it."""
+    ceiling = 2**31 - 1
+    limits = ("max_layers", "max_units", "max_epochs", "max_data_rows", "job_timeout_s")
+    return dataclasses.replace(settings, **dict.fromkeys(limits, ceiling))
 
 
 def over_limit(value: int, what: str, setting: str) -> str:

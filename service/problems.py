@@ -16,7 +16,6 @@ from werkzeug.exceptions import HTTPException
 from service import errors
 
 log = logging.getLogger(__name__)
-PROBLEM_JSON = "application/problem+json"
 
 # Werkzeug's HTTP errors as ours: same status, our problem type and wording.
 _HTTP_ERRORS: dict[int, type[errors.ServiceError]] = {
@@ -45,7 +44,7 @@ def problem_response(error: errors.ServiceError) -> Response:
         problem["error"] = error.detail
     response = current_app.json.response(problem)
     response.status_code = error.status
-    response.mimetype = PROBLEM_JSON
+    response.mimetype = errors.PROBLEM_JSON
     response.headers.update(error.headers)
     return response
 

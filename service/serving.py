@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from service.errors import InvalidInput
-from service.ml.arrays import rows_to_array
+from service.ml.arrays import rows_to_array, to_float32
 from service.ml.classes import to_classes
 
 if TYPE_CHECKING:
@@ -26,20 +26,18 @@ def rows_batch(rows: list[Any], predictor: Predictor, path: str) -> np.ndarray:
 
 
 def check_rows(batch: np.ndarray, predictor: Predictor, path: str) -> np.ndarray:
-    """The same checks for a tensor that arrived already shaped (KServe V2)."""
+    """The same checks for a tensor that arrived already shaped (KServe V2's input at
+    `path`: its `shape`, and its values as `data`)."""
     if batch.shape[1:] != predictor.input_shape:
         raise InvalidInput(
             {
-                path: [
+                f"{path}.shape": [
                     f"Expected shape [-1, {', '.join(map(str, predictor.input_shape))}] (rows of "
                     f"the model's input shape). Received: {list(batch.shape)}."
                 ]
             }
         )
-    batch = batch.astype(np.float32, copy=False)
-    if not np.isfinite(batch).all():
-        raise InvalidInput({path: ["Expected finite numbers. Received NaN or Infinity."]})
-    return batch
+    return to_float32(batch, f"{path}.data", InvalidInput)
 
 
 def check_return(wanted: str, predictor: Predictor) -> str:

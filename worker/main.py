@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.config
+from typing import Any
 
 from redis import Redis
 from rq import Queue, Worker
@@ -26,9 +27,10 @@ from rq.worker import BaseWorker
 from service.config import Settings
 from service.logs import dict_config, request_context
 from service.ml.artifacts import ArtifactStore
+from service.ml.uploads import DatasetStore
 from service.store import connect
 from service.store.aliases import AliasStore
-from service.store.jobs import JobQueue, queue_names
+from service.store.jobs import JobQueue, JobReporter, queue_names
 from worker import tasks
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class TrainingWorker(Worker):
         super().run_maintenance_tasks()
         if self.settings is not None and self.settings.artifact_ttl_s > 0:
             expire_artifacts(self.settings, self.connection)
+        if self.settings is not None and self.settings.dataset_ttl_s > 0:
+            expire_datasets(self.settings, self.connection)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         # Set before the work horse is forked, so that every line about this job, the
@@ -60,6 +64,10 @@ class TrainingWorker(Worker):
         # of the request that submitted it.
         with request_context((job.meta or {}).get("request_id")):
             super().execute_job(job, queue)
+
+    def prepare_job_execution(self, job: Job, *args: Any, **kwargs: Any) -> None:
+        super().prepare_job_execution(job, *args, **kwargs)
+        JobReporter(job).started()
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         ttl = self.job_monitoring_interval
@@ -79,6 +87,17 @@ def expire_artifacts(settings: Settings, redis: Redis) -> list[str]:
         jobs.delete(job_id)
     if removed:
         log.info("retention: removed %d jobs older than ARTIFACT_TTL", len(removed))
+    return removed
+
+
+def expire_datasets(settings: Settings, redis: Redis) -> list[str]:
+    """Delete the datasets uploaded more than DATASET_TTL ago, except those queued or
+    running jobs will train on. Returns the dataset IDs removed."""
+    keep = set(JobQueue(redis, settings).datasets_in_use())
+    store = DatasetStore(ArtifactStore(settings.artifact_root, settings.artifact_cache))
+    removed = store.expire(settings.dataset_ttl_s, keep)
+    if removed:
+        log.info("retention: removed %d datasets older than DATASET_TTL", len(removed))
     return removed
 
 

@@ -131,15 +131,23 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
         raise
     except Exception as exc:
         log.exception("job %s failed", job.id)
-        reporter.failed(
-            TrainingFailed(
-                f"Training failed with {type(exc).__name__}. The spec passed validation, so "
-                "this may be a limit of the model or data; the worker's log has details."
-            )
-        )
+        reporter.failed(failure(exc))
         raise
     reporter.finished(report, result.diagnosis)
     return report
+
+
+def failure(exc: BaseException) -> TrainingFailed:
+    """What a client is told of an error the spec's checks could not foresee: Keras's
+    (or TensorFlow's) own words, cleaned of file paths and tensor reprs."""
+    from service.ml.builder import keras_message
+
+    if isinstance(exc, MemoryError) or "OOM" in str(exc) or "ResourceExhausted" in str(exc):
+        return TrainingFailed(
+            "Training ran out of memory. Use a smaller model, fewer units or a smaller "
+            "fit.batch_size."
+        )
+    return TrainingFailed(f"Training failed: {keras_message(exc)} ({type(exc).__name__})")
 
 
 def export(job_id: str, export_format: str) -> dict[str, Any]:

@@ -188,7 +188,7 @@ class ArtifactStore:
         if self.remote:
             with tempfile.TemporaryDirectory() as temp:
                 write(Path(temp))
-                self._remove(directory, commit)
+                self.remove(directory, commit)
                 files = sorted(Path(temp).iterdir(), key=lambda p: p.name == commit)
                 for local in files:  # the commit file last
                     self.fs.put_file(str(local), f"{directory}/{local.name}")
@@ -197,7 +197,7 @@ class ArtifactStore:
         try:
             write(temp)
             _fsync_tree(temp)
-            self._remove(directory, commit)
+            self.remove(directory, commit)
             Path(directory).parent.mkdir(parents=True, exist_ok=True)
             os.rename(temp, directory)
         except BaseException:
@@ -209,7 +209,7 @@ class ArtifactStore:
         """Remove all of a job's artifacts (its model first); True if there were any."""
         directory = self.job_dir(job_id)  # checks the ID before anything is removed
         shutil.rmtree(self.cache_dir / job_id, ignore_errors=True)
-        return self._remove(directory, MODEL_FILE)
+        return self.remove(directory, MODEL_FILE)
 
     def expire(self, older_than_s: float, keep: set[str]) -> list[str]:
         """Delete the artifacts of jobs whose model was saved more than `older_than_s`
@@ -238,7 +238,7 @@ class ArtifactStore:
             shutil.rmtree(path, ignore_errors=True)
         return len(stale)
 
-    def _remove(self, directory: str, commit: str) -> bool:
+    def remove(self, directory: str, commit: str) -> bool:
         """Delete a store directory so that it never looks committed while it goes."""
         if self.remote:
             found = self.fs.find(directory)
@@ -291,7 +291,7 @@ class ArtifactStore:
                 committed.add(job_id)
         stale = [i for i, when in newest.items() if i not in committed and when < cutoff]
         for job_id in stale:
-            self._remove(self.job_dir(job_id), MODEL_FILE)
+            self.remove(self.job_dir(job_id), MODEL_FILE)
         return len(stale)
 
     def _modified(self, info: dict[str, Any]) -> float:

@@ -6,6 +6,7 @@ Every class is looked up by a name the schema has already checked against
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,24 +28,59 @@ def build_model(model_spec: dict[str, Any]) -> keras.Sequential:
     A layer Keras refuses (a Conv2D on flat rows, say) is an InvalidSpec naming it.
     """
     taken = {layer["name"] for layer in model_spec["layers"] if "name" in layer}
-    model = keras.Sequential(
-        [keras.Input(shape=tuple(model_spec["input_shape"]))], name="sequential"
-    )
+    shape = tuple(model_spec["input_shape"])
+    model = keras.Sequential([keras.Input(shape=shape)], name="sequential")
     for i, layer_spec in enumerate(model_spec["layers"]):
         kwargs = {k: v for k, v in layer_spec.items() if k != "type"}
         if "name" not in kwargs:
             kwargs["name"] = _keras_name(layer_spec["type"], taken)
             taken.add(kwargs["name"])
+        if layer_spec["type"] == "Reshape":
+            _check_reshape(shape, tuple(layer_spec["target_shape"]), i)
         try:
             model.add(getattr(keras.layers, layer_spec["type"])(**kwargs))
         except Exception as exc:  # Keras refusing this layer on this input, however it says so
             raise InvalidSpec({f"model.layers[{i}]": [keras_message(exc)]}) from None
+        shape = tuple(model.layers[-1].output.shape[1:])
     return model
 
 
-def keras_message(exc: Exception, limit: int = 400) -> str:
-    """The first paragraph of a Keras error, fit to show a client."""
-    text = " ".join(str(exc).strip().split("\n\n")[0].split())
+def _check_reshape(shape: tuple[int, ...], target: tuple[int, ...], index: int) -> None:
+    """A Reshape must keep the number of values in a row (Keras says only that it
+    failed, without the sizes)."""
+    values, known = math.prod(shape), math.prod(d for d in target if d != -1)
+    fits = values % known == 0 if -1 in target else values == known
+    if not fits:
+        needs = f"a multiple of {known:,}" if -1 in target else f"{known:,}"
+        raise InvalidSpec(
+            {
+                f"model.layers[{index}].target_shape": [
+                    f"Reshape to {list(target)} needs {needs} values per row; its input has "
+                    f"shape {list(shape)}, {values:,} values."
+                ]
+            }
+        )
+
+
+# Keras wraps a layer's error in paragraphs of its own: which call failed, and the
+# arguments it received (tensor reprs, no use to a client).
+_KERAS_WRAPPING = ("Exception encountered when calling", "Arguments received by")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_TF_NODE = re.compile(r"\s*(\[\[\{\{node [^]]*\]\]|\[Op:[^]]*\])")
+_PATH = re.compile(r"""(?:File ")?(?:/[^\s"':,]+)+(?:\.py)?"?(?:, line \d+)?(?::\d+)?""")
+
+
+def keras_message(exc: BaseException, limit: int = 400) -> str:
+    """What a Keras (or TensorFlow) error says, fit to show a client: its first
+    paragraph of substance, without terminal colours, file paths or tensor reprs."""
+    paragraphs = [p for p in _ANSI.sub("", str(exc)).strip().split("\n\n") if p.strip()]
+    useful = [p for p in paragraphs if not p.strip().startswith(_KERAS_WRAPPING)]
+    first = (useful or paragraphs or [type(exc).__name__])[0]
+    if first.startswith("Graph execution error") and len(paragraphs) > 1:
+        # TensorFlow's op error comes last, after the Python frames it was defined at.
+        first = paragraphs[-1]
+    text = _TF_NODE.sub("", " ".join(first.split()))
+    text = _PATH.sub("<path>", text).strip()
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

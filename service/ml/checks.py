@@ -6,6 +6,7 @@ a mismatch is a 422 naming the field instead of a failed job.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,8 @@ def check_fit(spec: dict[str, Any], dataset: Dataset, output_shape: tuple[int, .
         ]
     kind = LOSSES[spec["compile"]["loss"]["type"]].kind
     for path, message in _label_problems(spec, dataset, output_shape, kind):
+        errors.setdefault(path, []).append(message)
+    for path, message in _embedding_problems(spec, dataset):
         errors.setdefault(path, []).append(message)
     _check_split_sizes(spec, dataset, errors)
     if errors:
@@ -78,15 +81,70 @@ def _label_problems(
     return []
 
 
+# Layers that move values without changing them: an Embedding behind them still looks
+# up the data's own indices.
+_SHAPE_ONLY = ("Reshape", "Flatten")
+
+
+def _embedding_problems(spec: dict[str, Any], dataset: Dataset) -> list[tuple[str, str]]:
+    """An Embedding looks up rows by integer index: what reaches it must be the data's
+    own values, integers from 0 to its input_dim - 1 (TensorFlow fails mid-fit on an
+    index outside, and truncates fractions without a word)."""
+    layers = spec["model"]["layers"]
+    found = next((i for i, layer in enumerate(layers) if layer["type"] == "Embedding"), None)
+    if found is None:
+        return []
+    path = f"model.layers[{found}]"
+    before = [layer["type"] for layer in layers[:found] if layer["type"] not in _SHAPE_ONLY]
+    if before:
+        return [
+            (
+                path,
+                "An Embedding takes the data's integer indices, so it must come before any "
+                f"layer that computes new values. Received it after {before[0]}.",
+            )
+        ]
+    x = np.concatenate([s.x.reshape(len(s), -1) for s in dataset.splits().values()])
+    inputs = _inputs_path(dataset)
+    if not np.array_equal(x, np.round(x)) or x.min() < 0:
+        return [
+            (
+                inputs,
+                "An Embedding takes integer indices 0, 1, 2, ... as inputs; these inputs "
+                f"hold fractions or negative values (from {x.min():g} to {x.max():g}).",
+            )
+        ]
+    input_dim, largest = layers[found]["input_dim"], int(x.max())
+    if largest >= input_dim:
+        return [
+            (
+                f"{path}.input_dim",
+                f"The inputs hold indices up to {largest}, so input_dim must be at least "
+                f"{largest + 1}. Received: {input_dim}.",
+            )
+        ]
+    return []
+
+
+def _inputs_path(dataset: Dataset) -> str:
+    # Where a client changes the inputs: inline x, the dataset, or the uploaded table.
+    return {"data.y": "data.x", "data.target": "data.dataset_id"}.get(
+        dataset.labels_path, dataset.labels_path
+    )
+
+
 def _check_split_sizes(
     spec: dict[str, Any], dataset: Dataset, errors: dict[str, list[str]]
 ) -> None:
     fraction = spec["fit"]["validation_split"]
     rows = len(dataset.train)
-    if fraction and not 1 <= int(rows * fraction) < rows:
+    # Keras trains on the first floor(rows * (1 - fraction)) rows and validates on the rest.
+    training = math.floor(rows * (1.0 - fraction))
+    if fraction and not 1 <= training < rows:
         errors.setdefault("fit.validation_split", []).append(
-            f"Holding out {fraction:g} of the {rows} training rows leaves no validation or no "
-            "training rows."
+            f"Holding out {fraction:g} of the {rows:,} training rows (after the test split) "
+            f"leaves {training:,} to train on and {rows - training:,} to validate on; both "
+            "need at least one."
         )
 
 

@@ -30,21 +30,53 @@ def load_data(spec: dict[str, Any], uploaded: Table | None = None, checked: bool
     return load_dataset(spec["data"], spec["fit"]["seed"], stratify, uploaded, checked)
 
 
-def model_summary(model_spec: dict[str, Any], max_params: int) -> dict[str, Any]:
+# Training holds each batch's activations for the backward pass, and as much again in
+# their gradients: the factor MAX_ACTIVATION_BYTES is checked against.
+TRAINING_ACTIVATIONS = 2
+
+
+def model_summary(model_spec: dict[str, Any]) -> dict[str, Any]:
     """The summary of the model a spec describes, built shapes-only (no weights are
-    allocated, so an oversized spec is refused without costing its memory)."""
+    allocated, so a spec of billions of parameters is counted without their memory)."""
     with shape_only():
-        summary = summarize(build_model(model_spec))
-    if summary["total_params"] > max_params:
-        raise InvalidSpec(
-            {
-                "model.layers": [
-                    f"The model has {summary['total_params']:,} parameters; this service "
-                    f"accepts at most {max_params:,} (MAX_PARAMS)."
-                ]
-            }
+        return summarize(build_model(model_spec))
+
+
+def limit_errors(
+    summary: dict[str, Any], spec: dict[str, Any], settings: Settings
+) -> dict[str, list[str]]:
+    """The limits a built model is over, that only building it tells: its parameters
+    (MAX_PARAMS) and the memory of a training batch's activations (MAX_ACTIVATION_BYTES),
+    keyed by the field to change."""
+    errors: dict[str, list[str]] = {}
+    if summary["total_params"] > settings.max_params:
+        errors["model.layers"] = [
+            f"The model has {summary['total_params']:,} parameters; this service accepts "
+            f"at most {settings.max_params:,} (MAX_PARAMS)."
+        ]
+    batch = spec.get("fit", {}).get("batch_size", 1)
+    needed = summary["activation_bytes"] * batch * TRAINING_ACTIVATIONS
+    if needed > settings.max_activation_bytes:
+        index, largest = max(
+            enumerate(summary["layers"]), key=lambda item: item[1]["activation_bytes"]
         )
-    return summary
+        errors[f"model.layers[{index}]"] = [
+            f"Training a batch of {batch} needs about {_bytes(needed)} for its activations "
+            f"({_bytes(summary['activation_bytes'])} a row; {largest['type']} "
+            f"{largest['name']!r} alone {_bytes(largest['activation_bytes'])} a row); this "
+            f"service accepts at most {_bytes(settings.max_activation_bytes)} "
+            "(MAX_ACTIVATION_BYTES). Use fewer filters or units, a smaller input or a "
+            "smaller fit.batch_size."
+        ]
+    return errors
+
+
+def _bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if count < 1024 or unit == "TiB":
+            return f"{count:,.0f} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")
 
 
 def check_spec(
@@ -61,6 +93,9 @@ def check_spec(
                 ]
             }
         )
-    summary = model_summary(spec["model"], settings.max_params)
+    summary = model_summary(spec["model"])
+    errors = limit_errors(summary, spec, settings)
+    if errors:
+        raise InvalidSpec(errors)
     check_fit(spec, load_data(spec, uploaded), tuple(summary["output_shape"][1:]))
     return summary

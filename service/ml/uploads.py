@@ -16,7 +16,7 @@ import math
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import numpy as np
 
 from service.errors import InvalidRequest
 from service.ml.artifacts import ArtifactStore, is_job_id
+from service.names import display_problem
 
 DATASETS_DIR = "datasets"
 DATA_FILE = "data.npy"
@@ -118,10 +119,40 @@ def _table(
     else:
         cells = ((i, j) for i, row in enumerate(rows) for j, v in enumerate(row) if not readable(v))
     errors: dict[str, list[str]] = {}
+    told: set[int] = set()  # columns of text, said once each
     for i, j in _first(cells):
-        message = f"Column {columns[j]!r}: expected a finite number. Received: {rows[i][j]!r}."
-        errors.setdefault(where(int(i), int(j)), []).append(message)
+        i, j = int(i), int(j)
+        if j in told:
+            continue
+        if _is_text(rows[i][j]) and _mostly_text(rows, j):
+            told.add(j)
+            message = (
+                f"Column {columns[j]!r} holds text (first at {where(i, j)}: {rows[i][j]!r}). "
+                "Every column must hold numbers: give class labels as indices 0, 1, 2, ..., "
+                "or leave the column out."
+            )
+        else:
+            message = f"Column {columns[j]!r}: expected a finite number. Received: {rows[i][j]!r}."
+        errors.setdefault(where(i, j), []).append(message)
     raise InvalidRequest(errors)
+
+
+def _is_text(value: Any) -> bool:
+    """A word, not a number (not even NaN or inf) nor an empty cell."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
+
+
+def _mostly_text(rows: list[list[Any]], column: int, sample: int = 20) -> bool:
+    """Whether a column's values are words rather than numbers with a typo: more than
+    half of its first `sample` cells."""
+    cells = [row[column] for row in rows[:sample] if column < len(row)]
+    return sum(_is_text(v) for v in cells) * 2 > len(cells)
 
 
 def _column_names(names: list[Any], path: str) -> tuple[str, ...]:
@@ -131,6 +162,9 @@ def _column_names(names: list[Any], path: str) -> tuple[str, ...]:
             {path: [f"Expected column names of 1 to {MAX_COLUMN_NAME} characters."]}
         )
     names = [n.strip() for n in names]
+    shown = next((problem for n in names if (problem := display_problem(n))), None)
+    if shown:
+        raise InvalidRequest({path: [shown]})
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise InvalidRequest({path: [f"Column names must be unique. Repeated: {repeated}."]})
@@ -208,6 +242,33 @@ class DatasetStore:
 
         self.store.publish(self.store.path(DATASETS_DIR, dataset_id), write, commit=META_FILE)
         return meta
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every stored dataset's metadata, newest first."""
+        try:
+            names = self.store.fs.ls(self.store.path(DATASETS_DIR), detail=False)
+        except FileNotFoundError:
+            return []
+        found = (self.metadata(name.rstrip("/").rsplit("/", 1)[-1]) for name in names)
+        return sorted((m for m in found if m), key=lambda m: m["created_at"], reverse=True)
+
+    def delete(self, dataset_id: str) -> bool:
+        """Remove a dataset (its metadata first: it is gone at once); True if it was
+        there."""
+        if not is_job_id(dataset_id):
+            return False
+        return self.store.remove(self.store.path(DATASETS_DIR, dataset_id), META_FILE)
+
+    def expire(self, older_than_s: float, keep: set[str]) -> list[str]:
+        """Delete the datasets uploaded more than `older_than_s` ago, except those in
+        `keep` (named by jobs still to train); return the IDs deleted."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+        old = [
+            meta["id"]
+            for meta in self.list()
+            if datetime.fromisoformat(meta["created_at"]) < cutoff and meta["id"] not in keep
+        ]
+        return [dataset_id for dataset_id in old if self.delete(dataset_id)]
 
     def metadata(self, dataset_id: str) -> dict[str, Any] | None:
         """A dataset's metadata, or None when there is no such dataset."""

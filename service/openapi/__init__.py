@@ -23,11 +23,12 @@ from apispec.ext.marshmallow import OpenAPIConverter
 from apispec.ext.marshmallow.common import resolve_schema_instance
 from marshmallow import RAISE, fields, validate
 
+from service.errors import PROBLEM_JSON
 from service.schemas.fields import Items, Variants
 from service.schemas.problems import ProblemSchema, ProtocolProblemSchema
 
 DESCRIPTION = (Path(__file__).with_name("description.md")).read_text()
-PROBLEM_JSON = "application/problem+json"
+
 # JSON Schema keywords a field may carry in its metadata that apispec does not copy.
 _EXTRA_KEYWORDS = ("const", "contentMediaType", "contentSchema", "discriminator")
 

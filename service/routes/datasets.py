@@ -12,9 +12,9 @@ from flask import request, url_for
 from service.api import Blueprint
 from service.auth import FULL, READ, requires
 from service.context import services
-from service.errors import NotFound, UnsupportedMediaType
+from service.errors import Conflict, NotFound, UnsupportedMediaType
 from service.ml.uploads import DatasetStore, Table, parse_csv, parse_rows
-from service.schemas.datasets import DatasetSchema, DatasetTableSchema
+from service.schemas.datasets import DatasetListSchema, DatasetSchema, DatasetTableSchema
 
 bp = Blueprint(
     "datasets",
@@ -70,6 +70,40 @@ def upload_dataset() -> tuple[dict[str, Any], int, dict[str, str]]:
     table = _table()
     meta = DatasetStore(services().artifacts).save(table, request.get_data())
     return meta, 201, {"Location": url_for("datasets.get_dataset", dataset_id=meta["id"])}
+
+
+@bp.get("")
+@bp.response(200, DatasetListSchema, description="The datasets, newest first.")
+@requires(READ)
+def list_datasets() -> dict[str, Any]:
+    """List uploaded datasets
+
+    Every stored dataset's metadata, newest first. Datasets are kept until deleted, or
+    for DATASET_TTL seconds after their upload when it is set.
+    """
+    return {"datasets": DatasetStore(services().artifacts).list()}
+
+
+@bp.delete("/<dataset_id:dataset_id>")
+@bp.response(204, description="The dataset is deleted.")
+@bp.problems(409)
+@requires(FULL)
+def delete_dataset(dataset_id: str) -> tuple[str, int]:
+    """Delete an uploaded dataset
+
+    Removes the dataset from the artifact store. A dataset that a queued or running job
+    will train on is a 409 naming those jobs; jobs that have ended keep their models.
+    """
+    ctx = services()
+    using = ctx.jobs.datasets_in_use().get(dataset_id)
+    if using:
+        raise Conflict(
+            f"Dataset {dataset_id} is used by jobs that have not ended: {', '.join(using)}. "
+            "Cancel them or wait for them to end."
+        )
+    if not DatasetStore(ctx.artifacts).delete(dataset_id):
+        raise NotFound(f"No dataset {dataset_id!r}.")
+    return "", 204
 
 
 @bp.get("/<dataset_id:dataset_id>")

@@ -124,7 +124,7 @@ def infer(body: dict[str, Any], ref: str, version: str = VERSION) -> Response:
     """
     predictor = services().predictor(resolve(ref))
     tensor = decode_tensor(body["inputs"][0], inference_request(request)[1], "inputs[0]")
-    batch = check_rows(tensor, predictor, "inputs[0].shape")
+    batch = check_rows(tensor, predictor, "inputs[0]")
     outputs = predictor.predict(batch)
     count_predicted_rows("kserve", len(batch))
     return _response(ref, body, outputs)

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 
-from service.api import Blueprint
+from service.api import Blueprint, json_object
 from service.auth import READ, requires
 from service.context import services
 from service.errors import ModelUnavailable
 from service.http import resolve
 from service.metrics import count_predicted_rows
-from service.schemas.models import ModelSummarySchema, PredictRequestSchema, PredictResponseSchema
-from service.schemas.spec import DryRunSpecSchema
+from service.schemas.models import (
+    DryRunSummarySchema,
+    ModelSummarySchema,
+    PredictRequestSchema,
+    PredictResponseSchema,
+)
+from service.schemas.spec import DryRunSpecSchema, over_limits
 from service.serving import answer, check_return, rows_batch
 
 bp = Blueprint(
@@ -71,16 +76,22 @@ def summary(ref: str) -> dict[str, Any]:
 
 @bp.post("/v1/summary")
 @bp.arguments(DryRunSpecSchema)
-@bp.response(200, ModelSummarySchema, description="The model's summary.")
+@bp.response(200, DryRunSummarySchema, description="The model's summary and its limits.")
 @requires(READ)
 def dry_run_summary(spec: dict[str, Any]) -> dict[str, Any]:
     """Summarize a spec's model without training it
 
     A dry run: builds the spec's `model` with Keras, shapes only (no weights are
-    allocated and nothing is queued), and returns its summary. Only `model` is required;
-    the other fields are validated when given, but the spec is not checked against its
-    data. A model over MAX_LAYERS, MAX_UNITS or MAX_PARAMS is a 422 naming the setting.
+    allocated and nothing is queued, so a spec of billions of parameters is counted in
+    milliseconds), and returns its summary. Only `model` is required; the other fields
+    are validated when given, but the spec is not checked against its data. The
+    service's limits (MAX_LAYERS, MAX_UNITS, MAX_EPOCHS, MAX_PARAMS,
+    MAX_ACTIVATION_BYTES, ...) are not refused here: `over_limits` names each one the
+    spec is over, which a submission would refuse.
     """
-    from service.ml.preflight import model_summary  # TensorFlow: imported on first use
+    from service.ml.preflight import limit_errors, model_summary  # TensorFlow, on first use
 
-    return model_summary(spec["model"], services().settings.max_params)
+    settings = services().settings
+    summary = model_summary(spec["model"])
+    found = over_limits(json_object(request), settings) | limit_errors(summary, spec, settings)
+    return {**summary, "over_limits": found}

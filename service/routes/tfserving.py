@@ -5,7 +5,10 @@
   GET  /v1/models/<ref>             version status
   GET  /v1/models/<ref>/metadata    the serving_default signature
 
-Each model has one version ("1") and one signature with one input and one output.
+Each model has one version ("1"), which the same routes also serve under
+`/v1/models/<ref>/versions/1`, and one signature (a predict signature) with one input
+and one output: `:classify` and `:regress` are answered as TF Serving answers them for
+such a model, with a 400.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from flask import Response, current_app
 from service.api import Blueprint
 from service.auth import READ, requires
 from service.context import services
-from service.errors import NotFound
+from service.errors import NotFound, UnsupportedSignatureMethod
 from service.http import resolve
 from service.metrics import count_predicted_rows
 from service.schemas.tfserving import (
@@ -49,12 +52,16 @@ _STATES = {
 }
 
 
+VERSIONED = f'/v1/models/<ref:ref>/versions/<any("{VERSION}"):version>'
+
+
 @bp.post("/v1/models/<ref:ref>:predict")
+@bp.post(f"{VERSIONED}:predict", endpoint="predict_version")
 @bp.arguments(TFServingPredictSchema)
 @bp.response(200, TFServingPredictResponseSchema, description="The model's outputs.")
 @bp.problems(409, 503)
 @requires(READ)
-def predict(body: dict[str, Any], ref: str) -> Response:
+def predict(body: dict[str, Any], ref: str, version: str = VERSION) -> Response:
     """Predict (TensorFlow Serving REST)
 
     Row format (`instances`) or columnar format (`inputs`), as TF Serving takes them, for
@@ -70,10 +77,28 @@ def predict(body: dict[str, Any], ref: str) -> Response:
     return current_app.json.response({key: outputs})
 
 
+@bp.post("/v1/models/<ref:ref>:<any(classify, regress):method>")
+@bp.post(f"{VERSIONED}:<any(classify, regress):method>", endpoint="other_method_version")
+@bp.response(400, description="This model has no such signature method.")
+@requires(READ)
+def other_method(ref: str, method: str, version: str = VERSION) -> Response:
+    """Classify or regress (TensorFlow Serving REST)
+
+    Each model here has one signature, `serving_default`, a predict signature: like TF
+    Serving for such a model, these answer 400. Use `:predict` (and our `/predict` with
+    `"return": "classes"` for class labels).
+    """
+    raise UnsupportedSignatureMethod(
+        f"Expected a {method} signature; this model's only signature, {SIGNATURE}, is a "
+        "predict signature. Use :predict."
+    )
+
+
 @bp.get("/v1/models/<ref:ref>")
+@bp.get(VERSIONED, endpoint="status_version")
 @bp.response(200, TFServingModelStatusSchema, description="The model's version status.")
 @requires(READ)
-def status(ref: str) -> dict[str, Any]:
+def status(ref: str, version: str = VERSION) -> dict[str, Any]:
     """Model status (TensorFlow Serving REST)
 
     The one version's state, from the job's status.
@@ -101,10 +126,11 @@ def status(ref: str) -> dict[str, Any]:
 
 
 @bp.get("/v1/models/<ref:ref>/metadata")
+@bp.get(f"{VERSIONED}/metadata", endpoint="metadata_version")
 @bp.response(200, TFServingModelMetadataSchema, description="The model's signature.")
 @bp.problems(409, 503)
 @requires(READ)
-def metadata(ref: str) -> dict[str, Any]:
+def metadata(ref: str, version: str = VERSION) -> dict[str, Any]:
     """Model metadata (TensorFlow Serving REST)
 
     The `serving_default` signature: input `input`, output `output`.

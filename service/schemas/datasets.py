@@ -61,3 +61,7 @@ class DatasetSchema(Schema):
         required=True, metadata={"minimum": 0, "description": "The size of the body uploaded."}
     )
     created_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class DatasetListSchema(Schema):
+    datasets = fields.List(fields.Nested(DatasetSchema), required=True)

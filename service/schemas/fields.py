@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from service.errors import InvalidRequest
+from service.names import display_problem
 
 # Type-level ceiling for any count (Keras sizes are int32); the service's configurable
 # limits are narrower (service.limits).
@@ -50,6 +51,16 @@ def choice_message(value: object, choices: Iterable[str], what: str) -> str:
     else:
         hint = "Expected one of: " + ", ".join(choices) + "."
     return f"Unknown {what} {value!r}. {hint}"
+
+
+class PlainText(validate.Validator):
+    """Text shown as a name (in /ui, in lists): no control or bidi formatting characters."""
+
+    def __call__(self, value: str) -> str:
+        problem = display_problem(value)
+        if problem:
+            raise ValidationError(problem)
+        return value
 
 
 class Choice(validate.Validator):

@@ -14,6 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from service.errors import InvalidInput
 from service.limits import in_force, over_limit
+from service.ml.arrays import NUMERIC_KINDS, has_booleans, in_datatype
 from service.schemas.fields import Bool, Choice, Int, Lenient
 from service.schemas.models import NUMERIC_ARRAY
 from service.serving import INPUT, OUTPUT, VERSION
@@ -137,9 +138,9 @@ class V2InferRequestSchema(Lenient):
 
 
 def decode_tensor(spec: dict[str, Any], binary: bytes, path: str) -> np.ndarray:
-    """The array an input describes, from its JSON `data` or its binary data; its values
-    as they were sent, in their datatype's range (service.serving checks them for the
-    model)."""
+    """The array an input describes, from its JSON `data` (whose values must fit its
+    datatype) or its binary data (which does by construction); service.serving then
+    checks it for the model, float32's range included."""
     shape, datatype = spec["shape"], spec["datatype"]
     dtype, count = np.dtype(DATATYPES[datatype]).newbyteorder("<"), int(np.prod(shape))
     size = spec["parameters"].get("binary_data_size")
@@ -155,7 +156,7 @@ def decode_tensor(spec: dict[str, Any], binary: bytes, path: str) -> np.ndarray:
             )
         return np.frombuffer(binary[:size], dtype=dtype).reshape(shape)
     data = np.asarray(spec["data"])
-    if data.dtype.kind not in "iuf" or data.size != count:
+    if data.dtype.kind not in NUMERIC_KINDS or data.size != count or has_booleans(spec["data"]):
         raise InvalidInput(
             {
                 f"{path}.data": [
@@ -164,7 +165,7 @@ def decode_tensor(spec: dict[str, Any], binary: bytes, path: str) -> np.ndarray:
                 ]
             }
         )
-    return data.astype(dtype).reshape(shape)
+    return in_datatype(data, dtype, f"{path}.data", InvalidInput).reshape(shape)
 
 
 class V2ServerMetadataSchema(Schema):

@@ -9,6 +9,7 @@ from marshmallow import Schema, fields
 from service.errors import InvalidInput
 from service.limits import MaxItems
 from service.schemas.fields import Choice, Items, StrictSchema
+from service.schemas.problems import FieldErrors
 
 RETURNS = ("probabilities", "classes", "both")
 # A number, or a (nested) list of numbers: a row or a tensor.
@@ -99,6 +100,9 @@ class LayerSummarySchema(Schema):
     output_shape = fields.List(fields.Integer(allow_none=True), required=True)
     params = fields.Integer(required=True, metadata={"minimum": 0})
     trainable_params = fields.Integer(required=True, metadata={"minimum": 0})
+    activation_bytes = fields.Integer(
+        metadata={"minimum": 0, "description": "Memory of the layer's output for one row."}
+    )
 
 
 class ModelSummarySchema(Schema):
@@ -119,4 +123,33 @@ class ModelSummarySchema(Schema):
     size_bytes = fields.Integer(
         required=True,
         metadata={"minimum": 0, "description": "Memory of the weights at their dtypes."},
+    )
+    activation_bytes = fields.Integer(
+        metadata={
+            "minimum": 0,
+            "description": (
+                "Memory of one row's activations (every layer's output). Training a batch "
+                "holds about this times `fit.batch_size` times 2 (the forward pass and its "
+                "gradients), bounded by MAX_ACTIVATION_BYTES."
+            ),
+        }
+    )
+
+
+class DryRunSummarySchema(ModelSummarySchema):
+    class Meta:
+        description = (
+            "A dry run's summary: the model as Keras would build it, and the limits of this "
+            "service the spec is over (none when it could be submitted as it is)."
+        )
+
+    over_limits = FieldErrors(
+        required=True,
+        metadata={
+            "description": (
+                "Each limit the spec is over, by the JSON path of the field to change, with "
+                "the value, the limit and its setting; empty when the spec is within every "
+                "limit."
+            )
+        },
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields
 
 from service import errors
@@ -49,19 +51,18 @@ def _table() -> str:
 
 
 class FieldErrors(fields.Dict):
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(
-            keys=fields.String(),
-            values=fields.List(fields.String()),
-            metadata={
-                "description": (
-                    "Messages by the JSON path of the field they are about, e.g. "
-                    "`model.layers[0].units`, `data.x[3]`, `instances[0]`; `$` stands for "
-                    "the body as a whole."
-                )
-            },
-            **kwargs,
-        )
+    """Messages by the JSON path of the field they are about."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["metadata"] = {
+            "description": (
+                "Messages by the JSON path of the field they are about, e.g. "
+                "`model.layers[0].units`, `data.x[3]`, `instances[0]`; `$` stands for the "
+                "body as a whole."
+            ),
+            **kwargs.get("metadata", {}),
+        }
+        super().__init__(keys=fields.String(), values=fields.List(fields.String()), **kwargs)
 
 
 class ProblemSchema(Schema):

@@ -37,6 +37,7 @@ from service.schemas.fields import (
     Items,
     JobId,
     Number,
+    PlainText,
     StrictSchema,
     Variants,
     choice_message,
@@ -404,7 +405,7 @@ class DataSpecSchema(StrictSchema):
         },
     )
     target = fields.String(
-        validate=validate.Length(1, 100),
+        validate=[validate.Length(1, 100), PlainText()],
         metadata={"description": "The uploaded dataset's column to predict."},
     )
 
@@ -454,7 +455,7 @@ class TrainingSpecSchema(StrictSchema):
         )
 
     name = fields.String(
-        validate=validate.Length(1, 100),
+        validate=[validate.Length(1, 100), PlainText()],
         load_default=None,
         metadata={"description": "A name for the job (reported as the job's `name`)."},
     )
@@ -496,10 +497,14 @@ class TrainingSpecSchema(StrictSchema):
 
 
 class DryRunSpecSchema(TrainingSpecSchema):
+    # Loaded without the service's limits: the dry run reports those it is over.
+    reports_limits = True
+
     class Meta(TrainingSpecSchema.Meta):
         description = (
             "A training spec for `POST /v1/summary`: only `model` is required; the other "
-            "fields are validated when given."
+            "fields are validated when given. The service's limits are reported in the "
+            "answer (`over_limits`), not refused."
         )
 
     def __init__(self, **kwargs: Any) -> None:
@@ -522,3 +527,12 @@ def load_model_spec(body: Any, settings: Settings | None = None) -> dict[str, An
     """A spec for a dry run: only `model` is needed; whatever else is given is checked."""
     with limits_of(settings or in_force()):
         return load(DryRunSpecSchema(), body)
+
+
+def over_limits(body: Any, settings: Settings) -> dict[str, list[str]]:
+    """The limits of `settings` a dry-run body (valid without them) is over, by field."""
+    try:
+        load_model_spec(body, settings)
+    except InvalidSpec as exc:
+        return exc.errors or {}
+    return {}

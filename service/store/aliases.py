@@ -20,6 +20,7 @@ import orjson
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
 
 from service.store import keys, translated
 
@@ -51,14 +52,26 @@ class AliasStore:
         self._lock = threading.Lock()
 
     def set(self, name: str, job_id: str) -> tuple[Alias, bool]:
-        """Point `name` at `job_id`; returns the alias and whether it was created."""
-        now = _now()
-        entry = orjson.dumps({"job_id": job_id, "updated_at": now})
+        """Point `name` at `job_id`; returns the alias and whether it was created. An
+        alias already pointing at the job is left as it is (its history gains nothing)."""
+        entry = orjson.dumps({"job_id": job_id, "updated_at": _now()})
         with self.redis.pipeline() as pipe:
-            pipe.hset(keys.ALIASES, name, entry)
-            pipe.lpush(keys.alias_history(name), entry)
-            pipe.ltrim(keys.alias_history(name), 0, HISTORY_LENGTH - 1)
-            created = pipe.execute()[0] == 1
+            while True:  # optimistic: read, then write unless another request moved it
+                try:
+                    pipe.watch(keys.ALIASES)
+                    current = pipe.hget(keys.ALIASES, name)
+                    if current is not None and orjson.loads(current)["job_id"] == job_id:
+                        pipe.unwatch()
+                        created = False
+                        break
+                    pipe.multi()
+                    pipe.hset(keys.ALIASES, name, entry)
+                    pipe.lpush(keys.alias_history(name), entry)
+                    pipe.ltrim(keys.alias_history(name), 0, HISTORY_LENGTH - 1)
+                    created = pipe.execute()[0] == 1
+                    break
+                except WatchError:
+                    continue
         with self._lock:
             self._known[name] = (job_id, time.monotonic())
         return self.get(name), created  # type: ignore[return-value]

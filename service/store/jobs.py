@@ -157,6 +157,8 @@ class JobQueue:
                 "name": spec.get("name"),
                 "epochs": fit["epochs"],
                 "queue": spec["queue"],
+                # An uploaded dataset the job trains on: it may not be deleted meanwhile.
+                "dataset_id": spec["data"].get("dataset_id"),
                 # The submitting request's ID, for the worker's log lines of this job.
                 "request_id": current_request_id(),
             },
@@ -185,6 +187,9 @@ class JobQueue:
         if job.get_status(refresh=False) in _WAITING:
             with contextlib.suppress(InvalidJobOperation):  # canceled meanwhile
                 job.cancel()
+                # RQ records no end for a job that never started; the job ended now.
+                job.meta["ended_at"] = _now()
+                job.save_meta()
         return self.get(job_id)
 
     def delete(self, job_id: str) -> None:
@@ -234,6 +239,20 @@ class JobQueue:
             found += [r for r in records if status is None or r.status == status]
             start += page
         return found[:limit]
+
+    def datasets_in_use(self) -> dict[str, list[str]]:
+        """The uploaded datasets that queued or running jobs will train on: dataset ID
+        -> those jobs' IDs."""
+        ids: list[str] = []
+        for queue in self.queues.values():
+            ids += queue.get_job_ids()
+            ids += StartedJobRegistry(queue=queue).get_job_ids()
+        using: dict[str, list[str]] = {}
+        for job in Job.fetch_many(ids, connection=self.redis, serializer=JSONSerializer):
+            dataset_id = (job.meta or {}).get("dataset_id") if job is not None else None
+            if dataset_id and job.get_status(refresh=False) in (*_WAITING, JobStatus.STARTED):
+                using.setdefault(dataset_id, []).append(job.id)
+        return using
 
     def ping(self) -> None:
         self.redis.ping()
@@ -285,8 +304,10 @@ class JobQueue:
             name=meta.get("name"),
             status=status,
             created_at=_utc(job.created_at),
-            started_at=_utc(job.started_at),
-            ended_at=_utc(job.ended_at),
+            # The worker's own record of the start: RQ's started_at is written by the
+            # worker and again by its work horse, milliseconds apart.
+            started_at=_parsed(meta.get("started_at")) or _utc(job.started_at),
+            ended_at=_utc(job.ended_at) or _parsed(meta.get("ended_at")),
             epoch=meta.get("epoch", 0),
             epochs=meta.get("epochs", 0),
             history=meta.get("history", {}),
@@ -319,6 +340,12 @@ class JobReporter:
         self.job = job
         self.job.meta.setdefault("history", {})
 
+    def started(self) -> None:
+        """Record when the job started, once, as RQ has just marked it: clients read
+        this `started_at` (RQ rewrites its own a moment later in the work horse)."""
+        self.job.meta.setdefault("started_at", self.job.started_at.isoformat())
+        self.job.save_meta()
+
     def epoch(self, epoch: int, logs: dict[str, float | None]) -> None:
         history = self.job.meta["history"]
         for name, value in logs.items():
@@ -349,6 +376,14 @@ class JobReporter:
         self.job.meta["error"] = problem
         self.job.meta["diagnosis"] = diagnosis
         self.job.save_meta()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _parsed(moment: str | None) -> datetime | None:
+    return datetime.fromisoformat(moment) if moment else None
 
 
 def _utc(moment: datetime | None) -> datetime | None:

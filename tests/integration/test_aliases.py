@@ -124,3 +124,15 @@ def test_moving_an_alias_under_load_fails_no_request(server: str, trained: Any, 
         timeout=3,
         interval=0.2,
     )
+
+
+def test_putting_an_alias_to_its_own_job_changes_nothing(
+    client: Any, trained: Any, alias: str
+) -> None:
+    ten = trained("digits")
+    first = client.put(f"/v1/aliases/{alias}", json={"job_id": ten["id"]}).get_json()
+    again = client.put(f"/v1/aliases/{alias}", json={"job_id": ten["id"].upper()})
+    assert again.status_code == 200
+    assert again.get_json() == first
+    assert len(client.get(f"/v1/aliases/{alias}").get_json()["history"]) == 1
+    client.delete(f"/v1/aliases/{alias}")

@@ -114,7 +114,25 @@ def test_a_canceled_queued_job_never_starts(
     after = job(client, job_id)
     assert after["status"] == "canceled"
     assert after["started_at"] is None
+    assert after["ended_at"] is not None  # it ended when it was canceled
     assert not stored(settings, job_id)
+
+
+def test_a_canceled_job_is_said_to_have_no_model_and_never_to(
+    idle_queue: tuple[Settings, Any],
+) -> None:
+    _, client = idle_queue
+    job_id = submit(client, quick_sum())
+    client.post(f"/v1/jobs/{job_id}/cancel")
+    answers = (
+        client.get(f"/v1/models/{job_id}/summary"),
+        client.post(f"/v1/models/{job_id}/predict", json={"instances": [[1, 2]]}),
+        client.put(f"/v1/aliases/never-{uuid.uuid4().hex[:8]}", json={"job_id": job_id}),
+    )
+    for response in answers:
+        assert response.status_code == 409
+        assert "never will" in response.get_json()["detail"]
+        assert response.get_json()["job_status"] == "canceled"
 
 
 def test_a_running_fit_is_canceled_within_two_seconds_and_keeps_nothing(
@@ -122,7 +140,7 @@ def test_a_running_fit_is_canceled_within_two_seconds_and_keeps_nothing(
 ) -> None:
     settings, client = control
     job_id = submit(client, long_digits())
-    training(client, job_id)
+    started_at = training(client, job_id)["started_at"]
     asked = time.monotonic()
     response = client.post(f"/v1/jobs/{job_id}/cancel")
     assert response.status_code == 202
@@ -134,6 +152,7 @@ def test_a_running_fit_is_canceled_within_two_seconds_and_keeps_nothing(
     took = time.monotonic() - asked
     assert ended["status"] == "canceled"
     assert took <= 2.0, f"canceled after {took:.2f} s"
+    assert ended["started_at"] == started_at  # one start, however often it is read
     assert ended["error"] is None
     assert not stored(settings, job_id)
     predict = client.post(f"/v1/models/{job_id}/predict", json={"instances": [[0.0] * 64]})

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -61,3 +62,56 @@ def test_an_unknown_dataset_or_column_is_a_422_before_anything_is_queued(
     assert response.status_code == 422
     [message] = response.get_json()["errors"]["data.target"]
     assert message.endswith("Its columns: a, b, sum.")
+
+
+def test_datasets_are_listed_and_deleted_but_not_while_a_job_will_train_on_them(
+    settings: Any,
+) -> None:
+    from dataclasses import replace
+
+    from service.app import create_app
+
+    # A queue no worker serves: the job stays queued while the dataset is deleted.
+    idle = create_app(replace(settings, queue_name=f"idle-{uuid.uuid4().hex[:8]}"))
+    client = idle.test_client()
+    uploaded = client.post("/v1/datasets", data=sum_of_two_csv(50), content_type="text/csv")
+    dataset_id = uploaded.get_json()["id"]
+    listed = client.get("/v1/datasets").get_json()["datasets"]
+    assert listed[0]["id"] == dataset_id  # newest first
+    job_id = client.post("/v1/jobs", json=spec_on(dataset_id)).get_json()["id"]
+
+    refused = client.delete(f"/v1/datasets/{dataset_id}")
+    assert refused.status_code == 409
+    assert job_id in refused.get_json()["detail"]
+    client.post(f"/v1/jobs/{job_id}/cancel")
+    assert client.delete(f"/v1/datasets/{dataset_id}").status_code == 204
+    assert client.get(f"/v1/datasets/{dataset_id}").status_code == 404
+    assert dataset_id not in [d["id"] for d in client.get("/v1/datasets").get_json()["datasets"]]
+    assert client.delete(f"/v1/datasets/{dataset_id}").status_code == 404
+
+
+def test_old_datasets_expire_unless_a_job_will_train_on_them(settings: Any, tmp_path: Any) -> None:
+    from dataclasses import replace
+
+    from service.app import create_app
+    from service.store import connect
+    from worker.main import expire_datasets
+
+    mine = replace(
+        settings,
+        queue_name=f"idle-{uuid.uuid4().hex[:8]}",
+        artifact_root=str(tmp_path),  # its own datasets only: others' are as old
+        dataset_ttl_s=1,
+    )
+    client = create_app(mine).test_client()
+    kept, gone = (
+        client.post("/v1/datasets", data=sum_of_two_csv(50), content_type="text/csv").get_json()
+        for _ in range(2)
+    )
+    client.post("/v1/jobs", json=spec_on(kept["id"]))
+    time.sleep(1.1)
+    removed = expire_datasets(mine, connect(mine))
+    assert gone["id"] in removed
+    assert kept["id"] not in removed
+    assert client.get(f"/v1/datasets/{kept['id']}").status_code == 200
+    assert client.get(f"/v1/datasets/{gone['id']}").status_code == 404

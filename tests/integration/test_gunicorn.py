@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from typing import Any
@@ -45,3 +46,42 @@ def test_gunicorn_answers_client_errors_as_problems(server: str) -> None:
     assert status == 422
     assert headers["Content-Type"] == "application/problem+json"
     assert set(body["errors"]) >= {"model.input_shape", "model.layers", "compile", "data"}
+
+
+def raw_request(server: str, request: bytes) -> tuple[int, str, dict[str, Any]]:
+    """Send bytes as they are (urllib would refuse to): status, Content-Type, body."""
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers["Content-Type"], json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "slug"),
+    [
+        (b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri-too-long"),
+        (
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 200 + b"\r\n",
+            431,
+            "headers-too-large",
+        ),
+        (
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-ID: a\x01b\r\n\r\n",
+            400,
+            "malformed-request",
+        ),
+    ],
+)
+def test_requests_gunicorn_refuses_itself_are_answered_as_problems(
+    server: str, request_bytes: bytes, status: int, slug: str
+) -> None:
+    answered, content_type, body = raw_request(server, request_bytes)
+    assert (answered, content_type) == (status, "application/problem+json")
+    assert body["type"] == f"/problems/{slug}"
+    assert body["status"] == status

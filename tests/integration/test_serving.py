@@ -117,6 +117,60 @@ def test_tf_serving_errors_carry_an_error_message_and_name_the_shape(
     assert "error" in missing.get_json()
 
 
+def test_tf_serving_versioned_paths_serve_the_one_version(client: Any, trained: Any) -> None:
+    job = trained("digits")
+    base = f"/v1/models/{job['id']}"
+    assert client.get(f"{base}/versions/1").get_json() == client.get(base).get_json()
+    assert client.get(f"{base}/versions/1/metadata").get_json() == (
+        client.get(f"{base}/metadata").get_json()
+    )
+    versioned = client.post(f"{base}/versions/1:predict", json={"instances": ROWS})
+    assert (
+        versioned.get_json() == client.post(f"{base}:predict", json={"instances": ROWS}).get_json()
+    )
+    assert client.get(f"{base}/versions/2").status_code == 404
+
+
+@pytest.mark.parametrize("method", ["classify", "regress"])
+def test_tf_serving_classify_and_regress_answer_as_tf_serving_does(
+    client: Any, trained: Any, method: str
+) -> None:
+    job = trained("digits")
+    response = client.post(f"/v1/models/{job['id']}:{method}", json={"examples": [{}]})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["type"] == "/problems/unsupported-signature-method"
+    assert "predict signature" in body["error"]
+
+
+def test_values_beyond_float32_are_refused_in_every_protocol(client: Any, trained: Any) -> None:
+    job = trained("digits")
+    row = [1e39] + [0.0] * 63
+    ours_ = client.post(f"/v1/models/{job['id']}/predict", json={"instances": [row]})
+    tf = client.post(f"/v1/models/{job['id']}:predict", json={"instances": [row]})
+    v2 = client.post(
+        f"/v2/models/{job['id']}/infer",
+        json={"inputs": [{"name": "input", "datatype": "FP64", "shape": [1, 64], "data": row}]},
+    )
+    assert [r.status_code for r in (ours_, tf, v2)] == [422, 422, 422]
+    assert list(ours_.get_json()["errors"]) == ["instances[0][0]"]
+    assert list(tf.get_json()["errors"]) == ["instances[0][0]"]
+    assert list(v2.get_json()["errors"]) == ["inputs[0].data[0][0]"]
+
+
+def test_v2_values_that_do_not_fit_their_datatype_are_refused_not_wrapped(
+    client: Any, trained: Any
+) -> None:
+    job = trained("digits")
+    data = [1000] + [0] * 63
+    response = client.post(
+        f"/v2/models/{job['id']}/infer",
+        json={"inputs": [{"name": "input", "datatype": "INT8", "shape": [1, 64], "data": data}]},
+    )
+    assert response.status_code == 422
+    assert "int8" in response.get_json()["errors"]["inputs[0].data[0]"][0]
+
+
 @pytest.fixture
 def triton_client(server: str) -> triton.InferenceServerClient:
     return triton.InferenceServerClient(url=server.removeprefix("http://"))

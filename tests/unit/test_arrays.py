@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from service.errors import InvalidInput
-from service.ml.arrays import rows_to_array
+from service.ml.arrays import in_datatype, rows_to_array
 
 
 def error_of(rows: object, row_shape: tuple | None = None) -> dict[str, list[str]]:
@@ -43,9 +44,9 @@ def test_non_numeric_values_are_named_by_row() -> None:
 
 def test_non_finite_numbers_are_refused() -> None:
     assert error_of([[1.0], [float("nan")]]) == {
-        "instances[1]": ["Expected finite numbers. Received NaN or Infinity."]
+        "instances[1][0]": ["Expected finite numbers. Received NaN or Infinity."]
     }
-    assert "instances[0]" in error_of([[float("inf")]])
+    assert "instances[0][0]" in error_of([[float("inf")]])
 
 
 def test_ragged_rows_are_named() -> None:
@@ -55,3 +56,51 @@ def test_ragged_rows_are_named() -> None:
 def test_empty_or_non_list_input_is_refused() -> None:
     assert "instances" in error_of([])
     assert "instances" in error_of({"a": 1})
+
+
+@pytest.mark.parametrize("big", [1e39, -3.5e38, 1e300])
+def test_a_number_beyond_float32_is_named_by_row_and_column(big: float) -> None:
+    errors = error_of([[1.0, 2.0], [3.0, big]], (2,))
+    assert list(errors) == ["instances[1][1]"]
+    assert "float32's range" in errors["instances[1][1]"][0]
+
+
+def test_positions_inside_shaped_rows_are_json_paths() -> None:
+    rows = [[[0.0] * 3 for _ in range(2)] for _ in range(2)]
+    rows[1][1][2] = 1e39
+    assert list(error_of(rows, (2, 3))) == ["instances[1][1][2]"]
+
+
+@pytest.mark.parametrize("rows", [[[True, 2]], [[1.5, False]], [[1, 2], [3, True]]])
+def test_booleans_among_numbers_are_refused(rows: list) -> None:
+    row = len(rows) - 1
+    assert "Expected numbers only" in error_of(rows)[f"instances[{row}]"][0]
+
+
+def test_labels_that_are_single_numbers_are_named_by_row() -> None:
+    assert list(error_of([1.0, 2.0, 1e39])) == ["instances[2]"]
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype", "index"),
+    [
+        ([1000, 2], "int8", 0),
+        ([1, -1], "uint8", 1),
+        ([1, 2.5], "int32", 1),
+        ([70000.0, 1], "float16", 0),
+        ([1, 1e39], "float32", 1),
+        ([2**40, 1], "int32", 0),
+    ],
+)
+def test_values_that_do_not_fit_their_datatype_are_named(
+    values: list, dtype: str, index: int
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        in_datatype(np.asarray(values), np.dtype(dtype), "data", InvalidInput)
+    assert list(caught.value.errors) == [f"data[{index}]"]
+    assert dtype in caught.value.errors[f"data[{index}]"][0]
+
+
+def test_values_that_fit_keep_their_value() -> None:
+    converted = in_datatype(np.asarray([-128, 127]), np.dtype("int8"), "data", InvalidInput)
+    assert converted.tolist() == [-128, 127]

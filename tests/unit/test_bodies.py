@@ -3,6 +3,7 @@ JSON allows but no client means (a repeated key); every refusal is a 400 problem
 
 from __future__ import annotations
 
+import gzip
 import json
 import uuid
 from typing import Any
@@ -113,3 +114,13 @@ def test_a_repeated_field_of_a_spec_is_refused_not_last_one_wins(http: Any) -> N
     text = json.dumps(example("digits")).replace('"units": 512', '"units": 1, "units": 512')
     body = problem(http.post("/v1/summary", data=text, content_type="application/json"), 400)
     assert "'units'" in body["detail"]
+
+
+def test_a_compressed_body_is_415_saying_the_coding_is_not_supported(http: Any) -> None:
+    response = http.post(
+        "/v1/jobs",
+        data=gzip.compress(json.dumps(example("digits")).encode()),
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    body = problem(response, 415)
+    assert "Content-Encoding 'gzip' is not supported" in body["detail"]

@@ -253,3 +253,17 @@ def test_an_unknown_dataset_is_404(http: Any, dataset_id: str) -> None:
     response = http.get(f"/v1/datasets/{dataset_id}")
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
+
+
+def test_a_text_column_is_named_once_with_what_to_do() -> None:
+    body = b"size,colour,y\n" + b"".join(b"%d,red,1\n" % i for i in range(30))
+    errors = errors_of(parse_csv, body, 100)
+    assert list(errors) == ["line 2"]
+    [message] = errors["line 2"]
+    assert message.startswith("Column 'colour' holds text (first at line 2: 'red').")
+    assert "indices 0, 1, 2" in message
+
+
+def test_a_typo_in_a_numeric_column_is_named_by_its_line() -> None:
+    body = b"a,b\n" + b"".join(b"%d,2\n" % i for i in range(10)) + b"1,2x\n"
+    assert list(errors_of(parse_csv, body, 100)) == ["line 12"]

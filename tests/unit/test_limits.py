@@ -149,9 +149,25 @@ def test_submit_over_max_params_is_422_counted_by_keras(http: Any) -> None:
     }
 
 
-def test_dry_run_summary_checks_model_limits(http: Any) -> None:
+def test_a_dry_run_counts_a_spec_over_the_limits_and_names_each_one(http: Any) -> None:
     model = copy.deepcopy(example("digits")["model"])
     model["layers"][0]["units"] = 601
-    response = http.post("/v1/summary", json={"model": model})
-    assert response.status_code == 422
-    assert "MAX_UNITS" in response.get_json()["errors"]["model.layers[0].units"][0]
+    response = http.post("/v1/summary", json={"model": model, "fit": {"epochs": 51}})
+    assert response.status_code == 200
+    summary = response.get_json()
+    assert summary["total_params"] == 64 * 601 + 601 + 601 * 10 + 10
+    assert set(summary["over_limits"]) == {"model.layers", "model.layers[0].units", "fit.epochs"}
+    assert "MAX_UNITS" in summary["over_limits"]["model.layers[0].units"][0]
+    assert "MAX_PARAMS" in summary["over_limits"]["model.layers"][0]
+
+
+def test_a_dry_run_counts_billions_of_parameters(http: Any) -> None:
+    model = {"input_shape": [50_000], "layers": [{"type": "Dense", "units": 60_000}] * 3}
+    summary = http.post("/v1/summary", json={"model": model}).get_json()
+    assert summary["total_params"] == 50_000 * 60_000 + 2 * 60_000 * 60_000 + 3 * 60_000
+    assert "model.layers" in summary["over_limits"]
+
+
+def test_a_dry_run_within_the_limits_is_over_none(http: Any) -> None:
+    small = {"input_shape": [2], "layers": [{"type": "Dense", "units": 1}]}
+    assert http.post("/v1/summary", json={"model": small}).get_json()["over_limits"] == {}

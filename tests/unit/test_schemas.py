@@ -6,6 +6,7 @@ import copy
 
 import pytest
 
+from service.config import Settings
 from service.errors import InvalidSpec
 from service.schemas.fields import choice_message, flatten_errors
 from service.schemas.spec import load_model_spec, load_spec
@@ -150,3 +151,21 @@ def test_choice_message_lists_all_choices_when_nothing_is_close() -> None:
     assert (
         choice_message("zzz", ["a", "b"], "thing") == "Unknown thing 'zzz'. Expected one of: a, b."
     )
+
+
+@pytest.mark.parametrize("name", ["evil\u202egnp.exe", "tab\there", "a\u2066b"])
+def test_names_that_display_other_than_they_read_are_refused(name: str) -> None:
+    raw = {**example("digits"), "name": name}
+    with pytest.raises(InvalidSpec) as caught:
+        load_spec(raw)
+    assert "bidirectional formatting" in caught.value.errors["name"][0]
+
+
+def test_a_count_below_its_range_says_the_limit_in_force() -> None:
+    raw = example("digits")
+    raw["fit"]["epochs"] = 0
+    with pytest.raises(InvalidSpec) as caught:
+        load_spec(raw, Settings(max_epochs=50))
+    assert caught.value.errors == {
+        "fit.epochs": ["Expected 1 to 50 epochs (MAX_EPOCHS). Received: 0."]
+    }

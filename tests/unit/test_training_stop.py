@@ -55,3 +55,20 @@ def test_a_deadline_reason_is_raised_as_is() -> None:
     reason = TrainingTimedOut("over fit.max_seconds")
     with pytest.raises(TrainingTimedOut, match=r"fit\.max_seconds"):
         train(small_spec(epochs=200), should_stop=lambda: reason)
+
+
+def test_a_failure_in_the_worker_carries_keras_words_without_paths() -> None:
+    from worker.tasks import failure
+
+    error = ValueError(
+        "Exception encountered when calling Dense.call().\n\n"
+        "Input 0 of layer 'dense' is incompatible: expected axis -1 to have value 4, "
+        'got 3 (File "/srv/app/.venv/lib/python3.11/site-packages/keras/layer.py", '
+        "line 12)\n\nArguments received by Dense.call():\n  • inputs=tf.Tensor(...)"
+    )
+    detail = failure(error).detail
+    assert detail.startswith("Training failed: Input 0 of layer 'dense' is incompatible")
+    assert "/srv/app" not in detail
+    assert "Arguments received" not in detail
+    assert "log" not in detail
+    assert "out of memory" in failure(MemoryError()).detail
