@@ -51,7 +51,11 @@ class Parser(FlaskParser):
     limits in force while a schema loads, and failures as the schema's problem. The
     `inference` location is the JSON part of an Open Inference Protocol request."""
 
-    __location_map__ = {**FlaskParser.__location_map__, "inference": "load_inference"}
+    __location_map__ = {
+        **FlaskParser.__location_map__,
+        "inference": "load_inference",
+        "any_json": "load_any_json",
+    }
 
     def parse(self, argmap: Any, *args: Any, **kwargs: Any) -> Any:
         settings = current_app.config[SETTINGS]
@@ -62,6 +66,11 @@ class Parser(FlaskParser):
 
     def load_json(self, req: Request, schema: Schema) -> Any:
         return json_object(req)
+
+    def load_any_json(self, req: Request, schema: Schema) -> Any:
+        """A JSON object whatever the Content-Type says: TF Serving's clients send
+        none, and TF Serving reads the body as JSON anyway."""
+        return json_object(req, any_type=True)
 
     def load_inference(self, req: Request, schema: Schema) -> Any:
         return inference_request(req)[0]
@@ -75,9 +84,10 @@ class Parser(FlaskParser):
         raise problem_of(schema)(flatten_errors(messages))
 
 
-def json_object(req: Request) -> dict[str, Any]:
-    """The request's body as a JSON object, parsed once per request."""
-    if not req.is_json:
+def json_object(req: Request, any_type: bool = False) -> dict[str, Any]:
+    """The request's body as a JSON object, parsed once per request (`any_type`: even
+    when its Content-Type is not JSON's)."""
+    if not (req.is_json or any_type):
         received = req.mimetype or "no Content-Type"
         raise UnsupportedMediaType(
             f"Expected Content-Type: application/json. Received: {received}."
@@ -116,6 +126,7 @@ class Blueprint(flask_smorest.Blueprint):
     DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
         **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
         "inference": "application/json",
+        "any_json": "application/json",
     }
 
     def __init__(self, *args: Any, protocol: bool = False, **kwargs: Any) -> None:

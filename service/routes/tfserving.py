@@ -57,7 +57,7 @@ VERSIONED = f'/v1/models/<ref:ref>/versions/<any("{VERSION}"):version>'
 
 @bp.post("/v1/models/<ref:ref>:predict")
 @bp.post(f"{VERSIONED}:predict", endpoint="predict_version")
-@bp.arguments(TFServingPredictSchema)
+@bp.arguments(TFServingPredictSchema, location="any_json")
 @bp.response(200, TFServingPredictResponseSchema, description="The model's outputs.")
 @bp.problems(409, 503)
 @requires(READ)
