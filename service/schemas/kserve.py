@@ -155,15 +155,22 @@ def decode_tensor(spec: dict[str, Any], binary: bytes, path: str) -> np.ndarray:
                 }
             )
         return np.frombuffer(binary[:size], dtype=dtype).reshape(shape)
-    data = np.asarray(spec["data"])
-    if data.dtype.kind not in NUMERIC_KINDS or data.size != count or has_booleans(spec["data"]):
+    try:
+        data = np.asarray(spec["data"])
+    except (ValueError, TypeError):  # ragged nesting: not one tensor
+        data = np.asarray([], dtype=object)
+    if data.dtype.kind not in NUMERIC_KINDS or has_booleans(spec["data"]):
         raise InvalidInput(
             {
                 f"{path}.data": [
-                    f"Expected {count} numbers for shape {shape}. "
-                    f"Received {data.size} values of kind {data.dtype.kind!r}."
+                    f"Expected {count} numbers for shape {shape}, flat or nested as the shape. "
+                    "Received values that are not numbers, or lists of different lengths."
                 ]
             }
+        )
+    if data.size != count:
+        raise InvalidInput(
+            {f"{path}.data": [f"Expected {count} numbers for shape {shape}. Received {data.size}."]}
         )
     return in_datatype(data, dtype, f"{path}.data", InvalidInput).reshape(shape)
 

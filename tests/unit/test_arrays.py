@@ -7,6 +7,7 @@ import pytest
 
 from service.errors import InvalidInput
 from service.ml.arrays import in_datatype, rows_to_array
+from service.schemas.kserve import decode_tensor
 
 
 def error_of(rows: object, row_shape: tuple | None = None) -> dict[str, list[str]]:
@@ -104,3 +105,15 @@ def test_values_that_do_not_fit_their_datatype_are_named(
 def test_values_that_fit_keep_their_value() -> None:
     converted = in_datatype(np.asarray([-128, 127]), np.dtype("int8"), "data", InvalidInput)
     assert converted.tolist() == [-128, 127]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [[[], [], 0.0], [[1, 2], [3]], [True, 2], ["a", 1]],
+    ids=["ragged", "rows", "bool", "str"],
+)
+def test_v2_data_that_is_not_one_numeric_tensor_is_named(data: list) -> None:
+    spec = {"shape": [1, 2], "datatype": "FP32", "parameters": {}, "data": data}
+    with pytest.raises(InvalidInput) as caught:
+        decode_tensor(spec, b"", "inputs[0]")
+    assert list(caught.value.errors) == ["inputs[0].data"]
