@@ -1,5 +1,6 @@
 """The floor for the serving benchmark: a Flask app that parses the JSON body and
-answers without any model, served by gunicorn with the service's own settings."""
+answers without any model, served by gunicorn's defaults with the service's worker
+count, class (gthread) and threads (bench/serving.py)."""
 
 from flask import Flask, request
 

@@ -2,9 +2,9 @@
 
 Run by hand (`make bench`); prints a table. It trains the digits recipe in-process,
 stores it as a job's artifacts, then times:
-  - keras `model.predict()` on one row (what a hand-rolled Flask script often does),
-  - our predictor on one row, on its NumPy path (what /predict runs for this model) and
-    on its TensorFlow path (what it runs for models outside the dense family),
+  - keras `model.predict()` and a direct `model(x)` call on one row (what hand-rolled
+    Flask scripts do),
+  - our predictor on one row: the model's ONNX form in ONNX Runtime, which /predict runs,
   - HTTP round trips to gunicorn (the project's config) from a Python client on
     127.0.0.1, a new connection each: /healthz as the floor of the stack, and
     /v1/models/<id>/predict with one row. (bench/serving.py measures under load.)
@@ -31,9 +31,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from service.ml.artifacts import ArtifactStore  # noqa: E402
+from service.ml.artifacts import ONNX_FILE, ArtifactStore  # noqa: E402
+from service.ml.conversion import convert  # noqa: E402
 from service.ml.datasets import builtin_arrays  # noqa: E402
-from service.ml.predictor import Predictor, load_predictor  # noqa: E402
+from service.ml.predictor import Predictor  # noqa: E402
 from service.ml.training import train  # noqa: E402
 from service.schemas.spec import load_spec  # noqa: E402
 
@@ -72,20 +73,22 @@ def main() -> None:
     spec = load_spec(json.loads((ROOT / "examples/digits.json").read_text()))
     result = train(spec)
     root, job_id = Path(tempfile.mkdtemp(prefix="bench-artifacts-")), str(uuid.uuid4())
-    ArtifactStore(root).save(job_id, result.model, {"summary": result.summary})
+    onnx_model = convert(result.model, result.check_rows)
+    ArtifactStore(root).save(
+        job_id, result.model, {"summary": result.summary}, files={ONNX_FILE: onnx_model}
+    )
     x, _ = builtin_arrays("digits", 0, 0)
     row = x[:1].astype(np.float32)
 
     start = time.perf_counter()
-    predictor = load_predictor(ArtifactStore(root).model_path(job_id))
+    predictor = Predictor(ArtifactStore(root).read_bytes(job_id, ONNX_FILE))
     cold_ms = (time.perf_counter() - start) * 1000
-    tf_path = Predictor(result.model, numpy_path=False)
     rows = {
         "keras model.predict(), 1 row": timings_ms(
             lambda: result.model.predict(row, verbose=0), 200
         ),
-        "predictor, TensorFlow path, 1 row": timings_ms(lambda: tf_path.predict(row), 2000),
-        "predictor, NumPy path, 1 row": timings_ms(lambda: predictor.predict(row), 2000),
+        "keras model(x), 1 row": timings_ms(lambda: result.model(row, training=False), 1000),
+        "predictor (ONNX Runtime), 1 row": timings_ms(lambda: predictor.predict(row), 2000),
     }
 
     port = free_port()
@@ -129,10 +132,10 @@ def main() -> None:
         p50 = statistics.median(samples)
         p99 = statistics.quantiles(samples, n=100)[98]
         print(f"| {name:34} | {p50:8.3f} | {p99:8.3f} | {statistics.fmean(samples):8.3f} |")
-    print(f"\nload_predictor (load + prepare), in-process: {cold_ms:.0f} ms")
+    print(f"\nPredictor (session + warm-up), in-process: {cold_ms:.0f} ms")
     print(f"first HTTP predict of a gunicorn worker (cold load): {http_cold_ms:.0f} ms")
     keras_p50 = statistics.median(rows["keras model.predict(), 1 row"])
-    ours_p50 = statistics.median(rows["predictor, NumPy path, 1 row"])
+    ours_p50 = statistics.median(rows["predictor (ONNX Runtime), 1 row"])
     print(f"model.predict / our predictor, p50: {keras_p50 / ours_p50:,.0f}x")
 
 

@@ -40,8 +40,11 @@ class Settings:
     # Seconds an uploaded dataset is kept after its upload; 0 keeps it until it is
     # deleted. Workers sweep every 10 minutes; datasets of queued or running jobs stay.
     dataset_ttl_s: int = 0
-    # Trained models kept loaded per API process (least recently used ones are dropped).
+    # Trained models kept loaded per API process, and the most memory they may take
+    # together (a session is counted as its ONNX file, mostly its weights); least
+    # recently used ones are unloaded first.
     model_cache_size: int = 8
+    model_cache_bytes: int = 512 * 1024**2
     # Largest request body accepted (inline training data included); larger gets 413.
     max_body_bytes: int = 32 * 1024 * 1024
     # Largest model accepted, counted by building it with Keras before queueing.
@@ -73,6 +76,10 @@ class Settings:
     # can reach it. Kept out of repr so that logging settings cannot leak a key.
     api_keys: str = field(default="", repr=False)
     api_keys_file: str = ""
+    # What an API process serves: "full" (every route) or "serving" (only the model
+    # routes: predictions in every protocol, model metadata and summaries, artifacts,
+    # health, metrics, docs), for small replicas that scale predictions apart.
+    api_role: str = "full"
     # Log lines of the API and the workers: "json" (one object a line, with the request
     # ID; service/logs.py) or "text".
     log_format: str = "json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -12,7 +13,7 @@ from flask import current_app
 from service import metrics
 from service.config import Settings
 from service.errors import Conflict, JobNotFinished, ModelUnavailable, NotFound
-from service.ml.artifacts import ArtifactStore
+from service.ml.artifacts import ONNX_FILE, ArtifactStore
 from service.ml.cache import ModelCache
 from service.ml.digests import DigestCache
 from service.store import connect
@@ -24,7 +25,12 @@ if TYPE_CHECKING:
     from service.ml.predictor import Predictor
 
 EXTENSION = "keras_service"
+# How often each process asks the store whether the models it serves still exist: a job
+# deleted through another API process stops being served here within about this long.
 REVALIDATE_S = 1.0
+# How long a client waits for a model trained before models were stored as ONNX: a
+# worker converts it in about a second.
+CONVERTING_RETRY_S = 2
 log = logging.getLogger(__name__)
 
 
@@ -37,55 +43,106 @@ class Services:
     aliases: AliasStore
     exports: ExportQueue
     digests: DigestCache
-    # When each cached model was last seen in the store: a job deleted through another
-    # API process stops being served here within REVALIDATE_S.
-    _checked: dict[str, float] = field(default_factory=dict)
+    _revalidating: threading.Thread | None = field(default=None, repr=False)
+    _revalidation_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
         artifacts = ArtifactStore(settings.artifact_root, settings.artifact_cache)
-
-        def load(job_id: str) -> Predictor:
-            # Imported on first use: TensorFlow stays out of processes that never predict.
-            from service.ml.predictor import load_predictor
-
-            started = time.perf_counter()
-            try:
-                predictor = load_predictor(
-                    artifacts.local_model(job_id), artifacts.read(job_id, "classes")
-                )
-            except Exception:
-                metrics.model_load_failed()
-                log.exception("cannot load the model of job %s", job_id)
-                raise ModelUnavailable(
-                    f"The model of job {job_id} could not be loaded; its files may be damaged."
-                ) from None
-            metrics.model_loaded(time.perf_counter() - started)
-            return predictor
-
         redis = connect(settings)
         jobs = JobQueue(redis, settings)
-        return cls(
+
+        def load(job_id: str) -> Predictor:  # `services`, once it exists
+            return services._load(job_id)
+
+        services = cls(
             settings=settings,
             jobs=jobs,
             artifacts=artifacts,
-            models=ModelCache(load, settings.model_cache_size, metrics.cache_lookup),
+            models=ModelCache(
+                load,
+                settings.model_cache_size,
+                metrics.cache_lookup,
+                max_bytes=settings.model_cache_bytes,
+                weigh=lambda predictor: predictor.nbytes,
+                on_weight=metrics.cache_weight,
+            ),
             aliases=AliasStore(redis),
             exports=ExportQueue(jobs),
             digests=DigestCache(),
         )
+        return services
 
     def predictor(self, job_id: str) -> Predictor:
-        """The job's model, ready to predict; a cached one costs no Redis call, and a
-        store check at most once a second (so deleted jobs stop being served)."""
-        now = time.monotonic()
-        if job_id in self.models and now - self._checked.get(job_id, 0.0) < REVALIDATE_S:
-            return self.models.get(job_id)
-        if not self.artifacts.has_model(job_id):
-            self.models.discard(job_id)
+        """The job's model, ready to predict. A loaded one costs no store or Redis call:
+        a thread of this process checks the store for it (`_revalidate`)."""
+        if job_id not in self.models:
             self.require_model(job_id)  # raises: not found, not finished, or missing
-        self._checked[job_id] = now
-        return self.models.get(job_id)
+        predictor = self.models.get(job_id)
+        self._start_revalidating()
+        return predictor
+
+    def _load(self, job_id: str) -> Predictor:
+        """Load a job's ONNX model into a session. A model stored before models were
+        stored as ONNX is converted by a worker first (the client is told to retry)."""
+        from service.ml.predictor import Predictor  # ONNX Runtime: ~0.1 s, on first use
+
+        started = time.perf_counter()
+        onnx_model = self.artifacts.read_bytes(job_id, ONNX_FILE)
+        if onnx_model is None:
+            raise self._converting(job_id)
+        try:
+            predictor = Predictor(onnx_model, self.artifacts.read(job_id, "classes"))
+        except Exception:
+            metrics.model_load_failed()
+            log.exception("cannot load the model of job %s", job_id)
+            raise ModelUnavailable(
+                f"The model of job {job_id} could not be loaded; its files may be damaged."
+            ) from None
+        metrics.model_loaded(time.perf_counter() - started)
+        return predictor
+
+    def _converting(self, job_id: str) -> ModelUnavailable:
+        """Have a worker convert a stored model to ONNX (once, however often it is
+        asked); say when to come back, or why it cannot be served."""
+        build = self.exports.request(job_id, "onnx")
+        if build.error is not None:
+            return ModelUnavailable(
+                f"The model of job {job_id} cannot be served: {build.error['detail']}",
+                retry_after_s=60,
+            )
+        return ModelUnavailable(
+            f"The model of job {job_id} is being converted for serving; try again in a "
+            "few seconds.",
+            retry_after_s=CONVERTING_RETRY_S,
+        )
+
+    def _start_revalidating(self) -> None:
+        # Started by the first prediction, in the process that serves it (gunicorn
+        # forks its workers before they import the app, so no thread crosses a fork).
+        if self._revalidating is not None:
+            return
+        with self._revalidation_lock:
+            if self._revalidating is None:
+                self._revalidating = threading.Thread(
+                    target=self._revalidate, name="model-revalidation", daemon=True
+                )
+                self._revalidating.start()
+
+    def _revalidate(self) -> None:
+        """For ever: unload the models whose job is gone from the store. Only a definite
+        "no such file" unloads one; a store that fails to answer changes nothing."""
+        while True:
+            time.sleep(REVALIDATE_S)
+            for job_id in self.models.loaded():
+                try:
+                    stored = self.artifacts.model_stored(job_id)
+                except Exception as exc:  # the store did not answer: keep serving
+                    log.debug("revalidating %s: %s", job_id, exc)
+                    continue
+                if not stored:
+                    log.info("model of job %s removed from the store: unloaded", job_id)
+                    self.models.discard(job_id)
 
     def require_model(self, job_id: str) -> None:
         """Return if the job's artifacts are stored; else say why in the right status."""

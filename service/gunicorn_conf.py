@@ -18,15 +18,25 @@ if TYPE_CHECKING:
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # One process per core: predictions and spec checks are CPU-bound.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Threads per process: long-polls (`?wait=N`) and event streams hold a thread each
-# while they wait, so one slow client must not block predictions. CPU work still runs
-# one request at a time per process (the GIL), as with sync workers. gthread, answering
-# the requests gunicorn itself refuses (414, 431, 400) as problem+json.
+_settings = Settings.from_env()
+# Threads per process. The full API's long-polls (`?wait=N`) and event streams hold a
+# thread each while they wait, so one slow client must not block predictions: 8. A
+# serving process (API_ROLE=serving) has no waiting routes and its work is CPU-bound
+# under the GIL: 2, which measured 15-60 % more predictions/s than 8 (bench/README.md).
+# gthread, answering the requests gunicorn itself refuses (414, 431, 400) as
+# problem+json.
 worker_class = "service.gunicorn_worker.ProblemWorker"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = int(os.environ.get("GUNICORN_THREADS", "2" if _settings.api_role == "serving" else "8"))
+# A listening socket per worker (SO_REUSEPORT): the kernel spreads new connections over
+# the workers. On one shared socket, whichever worker wakes first accepts, and a burst
+# of keep-alive connections can all land on one worker while the other idles.
+reuse_port = True
 # Enough for the first request of a worker that is still importing TensorFlow.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 accesslog = "-"
+# Access lines with the fields we log and nothing else, written in batches: gunicorn's
+# own logger cost ~20 % of a prediction's server time (service/access_log.py).
+logger_class = "service.access_log.AccessLogger"
 
 # One compute thread per process: with a process per core, BLAS and TensorFlow thread
 # pools of their own only fight over the same cores. Measured (bench/serving.py): 32-row
@@ -43,7 +53,7 @@ for _name in _THREAD_POOLS:
 
 # Logs: JSON lines (LOG_FORMAT=text for plain ones) on stderr, gunicorn's own and its
 # access lines included, each with the request's ID (service/logs.py).
-logconfig_dict = dict_config(Settings.from_env().log_format)
+logconfig_dict = dict_config(_settings.log_format)
 
 # Prometheus metrics in multiprocess mode (service/metrics.py): each worker process
 # writes its values to files in this directory and a scrape sums them. Set before any

@@ -25,6 +25,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -69,6 +70,12 @@ MODEL_LOAD_SECONDS = Histogram(
     f"{PREFIX}_model_load_seconds",
     "Time to load a model that loaded.",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CACHE_BYTES = Gauge(
+    f"{PREFIX}_model_cache_bytes",
+    "Bytes of the models loaded in API processes (each counted as its ONNX file), summed "
+    "over the live processes; bounded per process by MODEL_CACHE_BYTES.",
+    multiprocess_mode="livesum",
 )
 # Bound once: `labels()` validates and locks on every call; the hot path skips it.
 _HITS, _MISSES = CACHE_LOOKUPS.labels("hit"), CACHE_LOOKUPS.labels("miss")
@@ -127,6 +134,11 @@ def count_predicted_rows(protocol: str, rows: int) -> None:
 def cache_lookup(hit: bool) -> None:
     """ModelCache's lookup hook."""
     (_HITS if hit else _MISSES).inc()
+
+
+def cache_weight(nbytes: int) -> None:
+    """ModelCache's weight hook: the bytes of the models this process has loaded."""
+    CACHE_BYTES.set(nbytes)
 
 
 def model_loaded(seconds: float) -> None:

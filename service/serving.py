@@ -1,5 +1,6 @@
-"""What the three prediction protocols share: turning rows into a checked batch and
-outputs into answers. Plain functions; the blueprints translate their wire formats."""
+"""The one prediction path of the three protocols (ours, TF Serving, KServe V2):
+`predict` resolves the model, checks the batch, runs the session and counts the rows;
+the blueprints only translate their wire formats to its inputs and from its outputs."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from service.context import services
 from service.errors import InvalidInput
+from service.http import resolve
+from service.metrics import count_predicted_rows
 from service.ml.arrays import rows_to_array, to_float32
 from service.ml.classes import to_classes
 
@@ -17,6 +21,28 @@ if TYPE_CHECKING:
 # What TF Serving and KServe clients see of every model: one version, one input tensor
 # and one output tensor, under these names.
 VERSION, INPUT, OUTPUT = "1", "input", "output"
+
+
+def predict(
+    ref: str,
+    protocol: str,
+    inputs: list[Any] | np.ndarray,
+    path: str,
+    wanted: str = "probabilities",
+) -> tuple[np.ndarray, Predictor]:
+    """Run the model `ref` names (a job ID or an alias) on `inputs`, the request's rows
+    at `path`: JSON lists of the model's input shape, or a tensor that arrived shaped
+    (KServe V2). `wanted` is what our protocol's `return` asked for. Returns the outputs
+    and the model's predictor (for its classes and shapes)."""
+    predictor = services().predictor(resolve(ref))
+    wanted = check_return(wanted, predictor)
+    if isinstance(inputs, np.ndarray):
+        batch = check_rows(inputs, predictor, path)
+    else:
+        batch = rows_batch(inputs, predictor, path)
+    outputs = predictor.predict(batch)
+    count_predicted_rows(protocol, len(batch))
+    return outputs, predictor
 
 
 def rows_batch(rows: list[Any], predictor: Predictor, path: str) -> np.ndarray:

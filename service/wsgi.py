@@ -1,14 +1,13 @@
 """gunicorn's entry point: `gunicorn --config python:service.gunicorn_conf service.wsgi:app`.
 
-Each gunicorn worker imports this after the fork (no `--preload`): forking a process
-that has already started TensorFlow's thread pools is not safe.
+Each gunicorn worker imports this after the fork (no `--preload`), so threads the app
+starts (ONNX Runtime's, the model revalidation) belong to the worker. TensorFlow is not
+imported here: predictions run on ONNX Runtime, and only a process that is asked to
+check a spec (a submission, a dry run) imports Keras, on that first request.
 """
 
 import logging
 
-# TensorFlow now, not on the first request that needs it (~4 s).
-import service.ml.predictor
-import service.ml.preflight  # noqa: F401
 from service.app import create_app
 from service.context import EXTENSION
 

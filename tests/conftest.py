@@ -7,9 +7,6 @@ they use are in tests/helpers.py.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,15 +16,13 @@ import pytest
 from service.app import create_app
 from service.config import Settings
 from tests.helpers import (
-    ROOT,
-    answers,
     example,
     finished_job,
     free_port,
+    gunicorn_app,
     start_redis,
     start_worker,
     stop,
-    wait_until,
 )
 
 
@@ -87,25 +82,7 @@ def trained(app: Any, worker: Path) -> Any:
 @pytest.fixture(scope="session")
 def server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real gunicorn server with the project's config; yields its base URL."""
-    port = free_port()
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    env = {
-        **os.environ,
-        "REDIS_URL": settings.redis_url,
-        "ARTIFACT_ROOT": settings.artifact_root,
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-    }
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [str(gunicorn), "--config", "python:service.gunicorn_conf", "service.wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=out,
-        )
-    base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: answers(f"{base}/healthz"), timeout=60, interval=0.2)
-    yield base
-    stop(proc)
+    env = {"REDIS_URL": settings.redis_url, "ARTIFACT_ROOT": settings.artifact_root}
+    with gunicorn_app(env, log) as (base, _):
+        yield base

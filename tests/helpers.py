@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +111,29 @@ def start_worker(
         return subprocess.Popen(
             [sys.executable, "-m", module, *args], cwd=ROOT, env=env, stdout=out, stderr=out
         )
+
+
+@contextmanager
+def gunicorn_app(env: dict[str, str], log: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The API under real gunicorn with the project's config, one worker, `env` added
+    to this environment, its output in `log`; yields its base URL and process once it
+    answers /healthz."""
+    port = free_port()
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [str(gunicorn), "--config", "python:service.gunicorn_conf", "service.wsgi:app"],
+            cwd=ROOT,
+            env={**os.environ, "WEB_CONCURRENCY": "1", **env, "PORT": str(port)},
+            stdout=out,
+            stderr=out,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: answers(f"{base}/healthz"), timeout=60, interval=0.2)
+        yield base, proc
+    finally:
+        stop(proc)
 
 
 def answers(url: str) -> bool:

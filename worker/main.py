@@ -111,6 +111,7 @@ def warm_imports() -> None:
     import sklearn.datasets
     import sklearn.model_selection  # noqa: F401
 
+    import service.ml.conversion  # tf2onnx and ONNX, for every saved model
     import service.ml.training  # noqa: F401  (TensorFlow and Keras, ~4 s)
 
 

@@ -22,8 +22,9 @@ from service.errors import (
     TrainingFailed,
     TrainingTimedOut,
 )
-from service.ml.artifacts import EXPORT_FILES, ArtifactStore
+from service.ml.artifacts import EXPORT_FILES, ONNX_FILE, ArtifactStore
 from service.ml.diagnosis import diagnose
+from service.ml.training import TrainingResult
 from service.ml.training import train as train_model
 from service.ml.uploads import DatasetStore
 from service.store import durations
@@ -115,6 +116,7 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
                 "summary": result.summary,
                 **({"classes": result.classes} if result.classes else {}),
             },
+            files=serving_files(job.id, result),
         )
     except JobCanceled:
         # Canceled is an outcome the client asked for, not a failure: the job returns
@@ -135,6 +137,27 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
         raise
     reporter.finished(report, result.diagnosis)
     return report
+
+
+def serving_files(job_id: str, result: TrainingResult) -> dict[str, bytes]:
+    """The model's ONNX form, which API processes serve, checked on held-out rows. A
+    model that does not convert still finishes training: its job is not lost, and a
+    request to serve it says why it cannot be (its conversion is tried again then)."""
+    from service.ml.conversion import ConversionFailed, convert
+
+    started = time.perf_counter()
+    try:
+        onnx_model = convert(result.model, result.check_rows)
+    except ConversionFailed as exc:
+        log.warning("job %s: no ONNX model: %s", job_id, exc)
+        return {}
+    log.info(
+        "job %s: ONNX model of %d bytes in %.2f s",
+        job_id,
+        len(onnx_model),
+        time.perf_counter() - started,
+    )
+    return {ONNX_FILE: onnx_model}
 
 
 def failure(exc: BaseException) -> TrainingFailed:

@@ -29,9 +29,18 @@ from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 MODEL_FILE = "model.keras"
+# The model as API processes serve it (ONNX Runtime), stored beside the Keras file.
+ONNX_FILE = "model.onnx"
 # Export format -> the artifact a worker builds for it (service.ml.export); named here,
 # free of TensorFlow, so the API knows the names without importing the converter.
-EXPORT_FILES = {"savedmodel": "savedmodel.tar.gz", "tflite": "model.tflite"}
+# `onnx` is written at training time, and built on request for models trained before.
+EXPORT_FILES = {
+    "savedmodel": "savedmodel.tar.gz",
+    "litert": "model.tflite",
+    "onnx": ONNX_FILE,
+}
+# Formats by their former names: TFLite is LiteRT now.
+EXPORT_ALIASES = {"tflite": "litert"}
 DEFAULT_CACHE = "var/cache"  # as Settings.artifact_cache, for stores that only write
 _TEMP_PREFIX = ".partial-"
 # Job IDs (and dataset IDs) are UUIDs; checking the form keeps any path trick out of
@@ -90,6 +99,23 @@ class ArtifactStore:
 
     def has_model(self, job_id: str) -> bool:
         return self.fs.isfile(f"{self.job_dir(job_id)}/{MODEL_FILE}")
+
+    def model_stored(self, job_id: str) -> bool:
+        """Whether the job's model is stored; unlike has_model, an error asking the
+        store (a network failure, a throttled request) is raised, not read as "no":
+        only a definite answer may unload a model that is being served."""
+        try:
+            self.fs.info(f"{self.job_dir(job_id)}/{MODEL_FILE}")
+        except FileNotFoundError:
+            return False
+        return True
+
+    def read_bytes(self, job_id: str, name: str) -> bytes | None:
+        """One artifact's bytes, or None when the job has no such file."""
+        try:
+            return self.fs.cat_file(f"{self.job_dir(job_id)}/{name}")
+        except FileNotFoundError:
+            return None
 
     def local_model(self, job_id: str) -> Path:
         """A local file holding the job's model, for Keras to load: the file itself on a
@@ -170,13 +196,22 @@ class ArtifactStore:
         except FileNotFoundError:
             return None
 
-    def save(self, job_id: str, model: Any, documents: dict[str, Any]) -> str:
-        """Write the model and its JSON documents so that the model appears last and
-        whole; return the job directory. A retried job replaces its earlier artifacts."""
+    def save(
+        self,
+        job_id: str,
+        model: Any,
+        documents: dict[str, Any],
+        files: dict[str, bytes] | None = None,
+    ) -> str:
+        """Write the model, its JSON documents and other `files` (its ONNX form) so that
+        the model appears last and whole; return the job directory. A retried job
+        replaces its earlier artifacts."""
 
         def write(directory: Path) -> None:
             for name, content in documents.items():
                 (directory / f"{name}.json").write_text(json.dumps(content, indent=2))
+            for name, content in (files or {}).items():
+                (directory / name).write_bytes(content)
             model.save(directory / MODEL_FILE)
 
         return self.publish(self.job_dir(job_id), write, commit=MODEL_FILE)

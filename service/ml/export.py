@@ -1,9 +1,11 @@
 """A trained model in formats other runtimes load: a TensorFlow SavedModel (TF Serving,
-`tf.saved_model.load`) packed as a tar.gz, or a TFLite flatbuffer (LiteRT on phones and
-small devices). Pure conversion, run by a worker (service.ml.artifacts names the files).
+`tf.saved_model.load`) packed as a tar.gz, a LiteRT (formerly TFLite) flatbuffer for
+phones and small devices, or ONNX (what this service serves, written at training time;
+built here for models trained before that). Pure conversion, run by a worker
+(service.ml.artifacts names the files).
 
-Both carry one signature, `serving_default`, taking float32 rows named `input` and
-returning `output`: the names this service's TF Serving and KServe routes use
+The SavedModel and LiteRT files carry one signature, `serving_default`, taking float32
+rows named `input` and returning `output`: the names this service's TF Serving and KServe routes use
 (service.serving), so a client moving to TF Serving sends the same requests.
 """
 
@@ -15,19 +17,23 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from service.ml import conversion
 from service.ml.artifacts import EXPORT_FILES
 
 SIGNATURE, INPUT, OUTPUT = "serving_default", "input", "output"
 
 
 def build_export(model_path: Path, export_format: str, workdir: Path) -> Path:
-    """Build `export_format` ("savedmodel" or "tflite") of the Keras model saved at
-    `model_path`, loaded in safe mode (no code from the file runs); returns the file,
+    """Build `export_format` ("savedmodel", "litert" or "onnx") of the Keras model saved
+    at `model_path`, loaded in safe mode (no code from the file runs); returns the file,
     written under `workdir` with its artifact name."""
     if export_format not in EXPORT_FILES:
         raise ValueError(f"Expected one of {', '.join(EXPORT_FILES)}. Received: {export_format!r}")
     model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
     target = workdir / EXPORT_FILES[export_format]
+    if export_format == "onnx":
+        target.write_bytes(conversion.convert(model, conversion.sample_rows(model)))
+        return target
     saved = write_saved_model(model, workdir / "savedmodel")
     if export_format == "savedmodel":
         return pack(saved, target)

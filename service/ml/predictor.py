@@ -1,50 +1,47 @@
-"""Trained models kept warm for serving.
+"""Trained models kept warm for serving: ONNX Runtime sessions, no TensorFlow.
 
-`model.predict()` sets up a whole prediction loop on every call (~50 ms for one row
-here). A Predictor runs the model's dense-family layers as NumPy (`ml.forward`,
-~0.01 ms) and anything else through a TensorFlow concrete function traced once for a
-fixed input signature (~0.3 ms). Each API process keeps the most recently used
-Predictors in a `service.ml.cache.ModelCache`.
+Every trained model is stored as ONNX beside its Keras file (service.ml.conversion,
+in the worker), and API processes serve it with ONNX Runtime alone: a process that
+serves predictions never imports TensorFlow or Keras (~650 MB and ~4 s saved), and
+every layer family runs through one engine. Each session gets one compute thread:
+gunicorn runs a process per core already (bench/README.md has the measurements).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
-import tensorflow as tf
+import onnxruntime
 
-from service.ml.forward import numpy_forward
+# One compute thread per session: processes are per core, and more threads only
+# contend with the other processes' (measured: bench/README.md).
+THREADS = 1
 
 
 class Predictor:
-    """One loaded model behind its fastest exact call, with what serving needs to know."""
+    """One loaded model: its session, its shapes, its class map, its size."""
 
     def __init__(
-        self, model: keras.Model, classes: dict[str, Any] | None = None, numpy_path: bool = True
+        self, onnx_model: bytes, classes: dict[str, Any] | None = None, threads: int = THREADS
     ) -> None:
-        self.input_shape: tuple[int, ...] = tuple(model.input_shape[1:])
-        self.output_shape: tuple[int, ...] = tuple(model.output_shape[1:])
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = threads
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        self._session = onnxruntime.InferenceSession(
+            onnx_model, options, providers=["CPUExecutionProvider"]
+        )
+        (signature,), (output,) = self._session.get_inputs(), self._session.get_outputs()
+        self._input = signature.name
+        self.input_shape: tuple[int, ...] = tuple(signature.shape[1:])
+        self.output_shape: tuple[int, ...] = tuple(output.shape[1:])
         self.classes = classes  # how outputs map to class labels, for classifiers
-        forward = numpy_forward(model) if numpy_path else None
-        if forward is not None:
-            self.backend, self._call = "numpy", forward
-        else:
-            signature = tf.TensorSpec((None, *self.input_shape), tf.float32)
-            concrete = tf.function(
-                lambda x: model(x, training=False), input_signature=[signature], autograph=False
-            ).get_concrete_function()
-            self.backend = "tensorflow"
-            self._call = lambda batch: concrete(tf.constant(batch)).numpy()
+        # What the cache counts it as: a session's memory is mostly its weights, which
+        # are the model file's bulk.
+        self.nbytes = len(onnx_model)
+        self._run = self._session.run
         self.predict(np.zeros((1, *self.input_shape), np.float32))  # warm up now
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Outputs for a float32 batch already checked against `input_shape`."""
-        return self._call(batch)
-
-
-def load_predictor(path: Path, classes: dict[str, Any] | None = None) -> Predictor:
-    """Load a saved model in Keras safe mode (no deserialized code runs)."""
-    return Predictor(keras.saving.load_model(path, compile=False, safe_mode=True), classes)
+        return self._run(None, {self._input: batch})[0]

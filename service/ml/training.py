@@ -26,6 +26,7 @@ from service.ml.summary import summarize
 from service.ml.uploads import Table
 
 EpochReport = Callable[[int, dict[str, float | None]], None]
+CHECK_ROWS = 256  # held-out rows a model's ONNX form is checked on
 # Asked between batches whether to end the fit; returns why (the error the run then
 # raises: canceled, out of time) or None to go on.
 StopCheck = Callable[[], ServiceError | None]
@@ -43,6 +44,9 @@ class TrainingResult:
     classes: dict[str, Any] | None  # how outputs map to class labels (classifiers only)
     seconds: float
     diagnosis: dict[str, Any] | None = None  # what the curves say (service.ml.diagnosis)
+    # Rows the model never trained on (the test split, when there is one), to check
+    # its ONNX form against (service.ml.conversion).
+    check_rows: np.ndarray | None = None
 
     def report(self) -> dict[str, Any]:
         """The JSON-able outcome (everything but the model)."""
@@ -131,6 +135,7 @@ def train(
         classes=class_map(spec["compile"]["loss"], output_shape, dataset.class_names),
         seconds=time.perf_counter() - started,
         diagnosis=diagnose(clean, baseline_loss=baseline, kept_epoch=best_epoch),
+        check_rows=held_out.x[:CHECK_ROWS].astype(np.float32),
     )
 
 

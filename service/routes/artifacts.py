@@ -33,6 +33,7 @@ MEDIA_TYPES = {
     ".tar.gz": "application/gzip",
     ".keras": "application/octet-stream",  # a zip archive, but only Keras should open it
     ".tflite": "application/octet-stream",
+    ".onnx": "application/octet-stream",
 }
 BLOCK = 256 * 1024  # bytes read from the store at a time while a download streams
 

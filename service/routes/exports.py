@@ -12,7 +12,7 @@ from service.auth import FULL, READ, requires
 from service.context import Services, services
 from service.errors import NotFound
 from service.http import resolve
-from service.ml.artifacts import EXPORT_FILES
+from service.ml.artifacts import EXPORT_ALIASES, EXPORT_FILES
 from service.routes.artifacts import download_link
 from service.schemas.artifacts import ExportRequestSchema, ExportSchema
 from service.store.exports import ExportBuild
@@ -27,7 +27,7 @@ bp = Blueprint(
 )
 
 READY = "ready"
-FORMAT = f"<any({', '.join(repr(f) for f in EXPORT_FILES)}):format>"
+FORMAT = f"<any({', '.join(repr(f) for f in [*EXPORT_FILES, *EXPORT_ALIASES])}):format>"
 LOCATION = {
     "Location": {
         "description": "The export's state (`/v1/models/{ref}/exports/{format}`).",
@@ -47,7 +47,8 @@ LOCATION = {
 def create_export(body: dict[str, Any], ref: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Export a trained model
 
-    `{"format": "savedmodel" | "tflite"}`: `200` when the export is built already, else
+    `{"format": "savedmodel" | "litert" | "onnx"}` (`tflite` is `litert`): `200` when the
+    export is built already (a model's ONNX form always is, once trained), else
     `202` while a worker builds it (one build however often it is asked for); follow
     `Location` until it is `ready`, then download its `links.download`.
     """
@@ -72,7 +73,7 @@ def get_export(ref: str, format: str) -> dict[str, Any]:
     `failed` (with an `error`; asking again retries). 404 when it was never asked for.
     """
     ctx = services()
-    job_id = resolve(ref)
+    job_id, format = resolve(ref), EXPORT_ALIASES.get(format, format)
     ctx.require_model(job_id)
     state = export_state(ctx, job_id, format)
     if state is None:

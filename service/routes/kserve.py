@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 from flask import Response, current_app, request
 
+from service import serving
 from service.api import Blueprint, inference_request
 from service.auth import READ, public, requires
 from service.context import services
 from service.http import resolve
-from service.metrics import count_predicted_rows
 from service.schemas.kserve import (
     HEADER_LENGTH,
     V2InferRequestSchema,
@@ -30,7 +30,7 @@ from service.schemas.kserve import (
     V2ServerMetadataSchema,
     decode_tensor,
 )
-from service.serving import INPUT, OUTPUT, VERSION, check_rows
+from service.serving import INPUT, OUTPUT, VERSION
 
 bp = Blueprint(
     "kserve",
@@ -122,11 +122,8 @@ def infer(body: dict[str, Any], ref: str, version: str = VERSION) -> Response:
     (`Inference-Header-Content-Length` gives the JSON's length); its values must fit its
     datatype. The answer's output, `output`, is FP32, as JSON or, when asked for, binary.
     """
-    predictor = services().predictor(resolve(ref))
     tensor = decode_tensor(body["inputs"][0], inference_request(request)[1], "inputs[0]")
-    batch = check_rows(tensor, predictor, "inputs[0]")
-    outputs = predictor.predict(batch)
-    count_predicted_rows("kserve", len(batch))
+    outputs, _ = serving.predict(ref, "kserve", tensor, "inputs[0]")
     return _response(ref, body, outputs)
 
 

@@ -1,31 +1,23 @@
-"""/v1/models/<ref>: predictions and summaries of trained models; /v1/summary for a
-spec without training."""
+"""/v1/models/<ref>: predictions and summaries of trained models."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 
-from service.api import Blueprint, json_object
+from service import serving
+from service.api import Blueprint
 from service.auth import READ, requires
 from service.context import services
 from service.errors import ModelUnavailable
 from service.http import resolve
-from service.metrics import count_predicted_rows
-from service.schemas.models import (
-    DryRunSummarySchema,
-    ModelSummarySchema,
-    PredictRequestSchema,
-    PredictResponseSchema,
-)
-from service.schemas.spec import DryRunSpecSchema, over_limits
-from service.serving import answer, check_return, rows_batch
+from service.schemas.models import ModelSummarySchema, PredictRequestSchema, PredictResponseSchema
 
 bp = Blueprint(
     "models",
     __name__,
-    description="Predictions and summaries of trained models; dry-run summaries of specs.",
+    description="Predictions and summaries of trained models.",
 )
 
 
@@ -45,14 +37,10 @@ def predict(body: dict[str, Any], ref: str) -> Response:
     outputs as `predictions`; `classes` gives each row's class label as `classes`;
     `both` gives both. A model trained with a regression loss has no classes.
     """
-    ctx = services()
-    predictor = ctx.predictor(resolve(ref))
-    wanted = check_return(body["return_"], predictor)
-    batch = rows_batch(body["instances"], predictor, "instances")
-    outputs = predictor.predict(batch)
-    count_predicted_rows("native", len(batch))
+    wanted = body["return_"]
+    outputs, predictor = serving.predict(ref, "native", body["instances"], "instances", wanted)
     # A Response, not a dict: the answer is made as described, without dumping it again.
-    return current_app.json.response(answer(outputs, predictor, wanted))
+    return current_app.json.response(serving.answer(outputs, predictor, wanted))
 
 
 @bp.get("/v1/models/<ref:ref>/summary")
@@ -72,26 +60,3 @@ def summary(ref: str) -> dict[str, Any]:
     if found is None:
         raise ModelUnavailable(f"The summary of job {job_id} is missing from the artifact store.")
     return found
-
-
-@bp.post("/v1/summary")
-@bp.arguments(DryRunSpecSchema)
-@bp.response(200, DryRunSummarySchema, description="The model's summary and its limits.")
-@requires(READ)
-def dry_run_summary(spec: dict[str, Any]) -> dict[str, Any]:
-    """Summarize a spec's model without training it
-
-    A dry run: builds the spec's `model` with Keras, shapes only (no weights are
-    allocated and nothing is queued, so a spec of billions of parameters is counted in
-    milliseconds), and returns its summary. Only `model` is required; the other fields
-    are validated when given, but the spec is not checked against its data. The
-    service's limits (MAX_LAYERS, MAX_UNITS, MAX_EPOCHS, MAX_PARAMS,
-    MAX_ACTIVATION_BYTES, ...) are not refused here: `over_limits` names each one the
-    spec is over, which a submission would refuse.
-    """
-    from service.ml.preflight import limit_errors, model_summary  # TensorFlow, on first use
-
-    settings = services().settings
-    summary = model_summary(spec["model"])
-    found = over_limits(json_object(request), settings) | limit_errors(summary, spec, settings)
-    return {**summary, "over_limits": found}

@@ -17,12 +17,12 @@ from typing import Any
 
 from flask import Response, current_app
 
+from service import serving
 from service.api import Blueprint
 from service.auth import READ, requires
 from service.context import services
 from service.errors import NotFound, UnsupportedSignatureMethod
 from service.http import resolve
-from service.metrics import count_predicted_rows
 from service.schemas.tfserving import (
     SIGNATURE,
     TFServingModelMetadataSchema,
@@ -30,7 +30,7 @@ from service.schemas.tfserving import (
     TFServingPredictResponseSchema,
     TFServingPredictSchema,
 )
-from service.serving import INPUT, OUTPUT, VERSION, rows_batch
+from service.serving import INPUT, OUTPUT, VERSION
 
 bp = Blueprint(
     "tfserving",
@@ -67,13 +67,9 @@ def predict(body: dict[str, Any], ref: str, version: str = VERSION) -> Response:
     Row format (`instances`) or columnar format (`inputs`), as TF Serving takes them, for
     the model's one signature.
     """
-    predictor = services().predictor(resolve(ref))
-    if "instances" in body:
-        key, batch = "predictions", rows_batch(body["instances"], predictor, "instances")
-    else:
-        key, batch = "outputs", rows_batch(body["inputs"], predictor, "inputs")
-    outputs = predictor.predict(batch)
-    count_predicted_rows("tfserving", len(batch))
+    # Rows answer as `predictions`, columns as `outputs`, as TF Serving does.
+    field, key = ("instances", "predictions") if "instances" in body else ("inputs", "outputs")
+    outputs, _ = serving.predict(ref, "tfserving", body[field], field)
     return current_app.json.response({key: outputs})
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields
 
-from service.ml.artifacts import EXPORT_FILES
+from service.ml.artifacts import EXPORT_ALIASES, EXPORT_FILES
 from service.schemas.fields import Choice, StrictSchema
 from service.schemas.problems import JobErrorSchema
 
 _FORMATS = (
-    "`savedmodel`: a TensorFlow SavedModel packed as `savedmodel.tar.gz`; `tflite`: a "
-    "TFLite flatbuffer, `model.tflite`."
+    "`savedmodel`: a TensorFlow SavedModel packed as `savedmodel.tar.gz`; `litert` "
+    "(formerly TFLite; `tflite` is still taken): a LiteRT flatbuffer, `model.tflite`; "
+    "`onnx`: the ONNX model this service serves, `model.onnx` (stored at training time; "
+    "built for models trained before)."
 )
 
 
@@ -41,15 +45,22 @@ class ArtifactListSchema(Schema):
     artifacts = fields.List(fields.Nested(ArtifactSchema), required=True)
 
 
+class ExportFormat(fields.String):
+    """An export format by its name or its former name (`tflite` is `litert`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=Choice([*EXPORT_FILES, *EXPORT_ALIASES], "format"), **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        name = super()._deserialize(value, attr, data, **kwargs)
+        return EXPORT_ALIASES.get(name, name)
+
+
 class ExportRequestSchema(StrictSchema):
     class Meta(StrictSchema.Meta):
         description = "The body of `POST /v1/models/{ref}/exports`."
 
-    format = fields.String(
-        required=True,
-        validate=Choice(EXPORT_FILES, "format"),
-        metadata={"description": _FORMATS},
-    )
+    format = ExportFormat(required=True, metadata={"description": _FORMATS})
 
 
 class ExportLinksSchema(Schema):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime
 import pytest
 import tensorflow as tf
 from rq import Queue
@@ -38,7 +39,9 @@ ROWS = {
     "digits": load_digits().data[:32].astype(np.float32),
     "sum_of_two": np.random.default_rng(0).uniform(-10, 10, (32, 2)).astype(np.float32),
 }
-TOLERANCE = {"savedmodel": 1e-5, "tflite": 1e-4}
+TOLERANCE = {"savedmodel": 1e-5, "litert": 1e-4, "onnx": 1e-5}
+# Each format's file (`tflite` is LiteRT's former name, still accepted).
+FILES = {"savedmodel": "savedmodel.tar.gz", "litert": "model.tflite", "onnx": "model.onnx"}
 
 
 def listing(client: Any, ref: str) -> dict[str, dict[str, Any]]:
@@ -189,7 +192,7 @@ def test_reading_files_needs_a_read_key_and_asking_for_an_export_a_full_one(
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"format": "onnx"}, "format"),
+        ({"format": "coreml"}, "format"),
         ({"format": 3}, "format"),
         ({}, "format"),
         ({"format": "tflite", "quantize": True}, "quantize"),
@@ -202,15 +205,15 @@ def test_a_bad_export_request_is_422_naming_the_field(
     assert response.status_code == 422
     assert list(response.get_json()["errors"]) == [field]
     if field == "format" and isinstance(body.get("format"), str):
-        assert "savedmodel, tflite" in response.get_json()["errors"]["format"][0]
+        assert "savedmodel, litert, onnx, tflite" in response.get_json()["errors"]["format"][0]
 
 
 def test_an_unknown_export_format_is_404(client: Any, trained: Any) -> None:
-    assert client.get(f"/v1/models/{trained('digits')['id']}/exports/onnx").status_code == 404
+    assert client.get(f"/v1/models/{trained('digits')['id']}/exports/coreml").status_code == 404
 
 
 @pytest.mark.parametrize("recipe", ["digits", "sum_of_two"])
-@pytest.mark.parametrize("export_format", ["savedmodel", "tflite"])
+@pytest.mark.parametrize("export_format", ["savedmodel", "litert"])
 def test_an_export_is_built_once_and_predicts_what_the_service_predicts(
     client: Any,
     trained: Any,
@@ -236,7 +239,7 @@ def test_an_export_is_built_once_and_predicts_what_the_service_predicts(
 
     ready = finished_export(client, status_url)
     assert ready["status"] == "ready", ready
-    name = {"savedmodel": "savedmodel.tar.gz", "tflite": "model.tflite"}[export_format]
+    name = FILES[export_format]
     entry = listing(client, alias)[name]
     assert ready["links"]["download"] == entry["links"]["download"]
     stored = Path(settings.artifact_root, job_id, name).stat()
@@ -259,6 +262,40 @@ def test_an_export_is_built_once_and_predicts_what_the_service_predicts(
     assert difference <= TOLERANCE[export_format]
 
 
+def test_tflite_is_litert_under_its_former_name(
+    settings: Settings, trained: Any, client: Any
+) -> None:
+    job_id = copied_job(settings, trained("sum_of_two")["id"])
+    asked = client.post(f"/v1/models/{job_id}/exports", json={"format": "tflite"})
+    assert asked.status_code == 202, asked.get_json()
+    assert asked.get_json()["format"] == "litert"
+    assert asked.headers["Location"] == f"/v1/models/{job_id}/exports/litert"
+    ready = finished_export(client, f"/v1/models/{job_id}/exports/tflite")
+    assert ready["status"] == "ready", ready
+    assert ready == client.get(f"/v1/models/{job_id}/exports/litert").get_json()
+    assert ready["links"]["download"].endswith("/model.tflite")
+
+
+@pytest.mark.parametrize("recipe", ["digits", "sum_of_two"])
+def test_the_onnx_export_is_the_served_model_ready_from_training(
+    client: Any, trained: Any, recipe: str
+) -> None:
+    job_id = trained(recipe)["id"]
+    asked = client.post(f"/v1/models/{job_id}/exports", json={"format": "onnx"})
+    assert asked.status_code == 200, asked.get_json()  # stored when the job finished
+    assert asked.get_json()["status"] == "ready"
+    entry = listing(client, job_id)["model.onnx"]
+    assert asked.get_json()["links"]["download"] == entry["links"]["download"]
+    content = download(client, entry["links"]["download"]).data
+    assert hashlib.sha256(content).hexdigest() == entry["sha256"]
+    session = onnxruntime.InferenceSession(content, providers=["CPUExecutionProvider"])
+    rows = ROWS[recipe]
+    theirs = session.run(None, {session.get_inputs()[0].name: rows})[0]
+    ours = our_predictions(client, job_id, rows)
+    assert theirs.shape == ours.shape
+    assert float(np.abs(theirs - ours).max()) <= TOLERANCE["onnx"]
+
+
 def test_asking_again_while_an_export_waits_queues_no_second_build(
     settings: Settings, trained: Any
 ) -> None:
@@ -266,14 +303,14 @@ def test_asking_again_while_an_export_waits_queues_no_second_build(
     client = create_app(idle).test_client()
     job_id = copied_job(settings, trained("sum_of_two")["id"])
     answers = [
-        client.post(f"/v1/models/{job_id}/exports", json={"format": "tflite"}) for _ in range(3)
+        client.post(f"/v1/models/{job_id}/exports", json={"format": "litert"}) for _ in range(3)
     ]
     assert [a.status_code for a in answers] == [202, 202, 202]
     assert {a.get_json()["status"] for a in answers} == {"queued"}
-    build_id = ExportQueue(JobQueue(connect(idle), idle)).build_id(job_id, "tflite")
+    build_id = ExportQueue(JobQueue(connect(idle), idle)).build_id(job_id, "litert")
     queue = Queue(queue_name(idle, "high"), connection=connect(idle))
     assert queue.job_ids == [build_id]
-    assert client.get(f"/v1/models/{job_id}/exports/tflite").get_json()["status"] == "queued"
+    assert client.get(f"/v1/models/{job_id}/exports/litert").get_json()["status"] == "queued"
     assert client.get(f"/v1/models/{job_id}/exports/savedmodel").status_code == 404
 
 

@@ -22,7 +22,7 @@ import redis
 
 from service.app import create_app
 from service.config import Settings
-from service.ml.artifacts import ArtifactStore
+from service.ml.artifacts import ONNX_FILE, ArtifactStore
 from tests.helpers import (
     ROOT,
     finished_job,
@@ -225,13 +225,15 @@ def test_jobs_survive_a_redis_restart_as_make_run_starts_it(
 def test_a_damaged_model_file_is_503_model_unavailable_and_logged(
     settings: Settings, trained: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # A copy of a trained job's artifacts under a new ID, with its model file damaged.
+    # A copy of a trained job's artifacts under a new ID, with its served (ONNX) model
+    # file damaged.
     digits = trained("digits")
     root = tmp_path / "artifacts"
     damaged_id = str(uuid.uuid4())
     shutil.copytree(Path(settings.artifact_root) / digits["id"], root / damaged_id)
+    served = root / damaged_id / ONNX_FILE
+    served.write_bytes(served.read_bytes()[: served.stat().st_size // 2])
     model = ArtifactStore(str(root)).model_path(damaged_id)
-    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
     client = create_app(replace(settings, artifact_root=str(root))).test_client()
 
     for _ in range(2):  # a failed load is not cached as a success

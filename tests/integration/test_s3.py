@@ -182,11 +182,13 @@ def test_a_worker_trains_into_s3_and_the_api_predicts_from_it(
     response = client.post(job["links"]["predict"], json={"instances": [[10, 2]]})
     assert response.status_code == 200, response.get_json()
     assert len(response.get_json()["predictions"]) == 1
-    [cached] = (tmp_path / "api-cache" / job["id"]).iterdir()
-    assert cached.suffix == ".keras"
+    # Served from its ONNX form, read from the bucket: the API keeps no local copy.
+    assert not (tmp_path / "api-cache" / job["id"]).exists()
 
     listing = client.get(f"/v1/models/{job['id']}/artifacts").get_json()["artifacts"]
-    assert {"model.keras", "model.tflite", "spec.json"} <= {a["name"] for a in listing}
+    assert {"model.keras", "model.onnx", "model.tflite", "spec.json"} <= {
+        a["name"] for a in listing
+    }
     for artifact in listing:  # streamed from the bucket
         body = client.get(artifact["links"]["download"]).data
         assert hashlib.sha256(body).hexdigest() == artifact["sha256"]

@@ -37,3 +37,20 @@ def test_concurrent_requests_for_one_model_load_it_once() -> None:
     for t in threads:
         t.join()
     assert loads == ["m"]
+
+
+def test_cache_keeps_the_loaded_models_within_their_byte_budget() -> None:
+    weights = {"a": 60, "b": 50, "c": 30, "huge": 500}
+    seen: list[int] = []
+    cache = ModelCache(
+        lambda key: key, size=10, max_bytes=100, weigh=weights.__getitem__, on_weight=seen.append
+    )
+    cache.get("a")
+    cache.get("b")  # 110 bytes: a, the least recently used, goes
+    assert cache.loaded() == ["b"]
+    cache.get("c")
+    assert (cache.loaded(), cache.nbytes) == (["b", "c"], 80)
+    cache.get("huge")  # heavier than the budget on its own: kept, alone
+    assert (cache.loaded(), cache.nbytes) == (["huge"], 500)
+    cache.discard("huge")
+    assert (cache.nbytes, seen[-1]) == (0, 0)

@@ -14,6 +14,7 @@ from service import serving
 from service.ml import export
 from service.ml.artifacts import EXPORT_FILES
 from service.ml.builder import build_model
+from service.ml.predictor import Predictor
 
 # tf.lite.Interpreter is the runtime the issue names; its successor is another package.
 pytestmark = pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
@@ -77,7 +78,7 @@ def test_a_savedmodel_archive_unpacks_into_a_tf_serving_version_directory(
 
 def test_a_tflite_model_takes_a_batch_of_any_size(tmp_path: Path) -> None:
     path, model = saved(DENSE, tmp_path)
-    content = export.build_export(path, "tflite", tmp_path).read_bytes()
+    content = export.build_export(path, "litert", tmp_path).read_bytes()
     details = tf.lite.Interpreter(model_content=content).get_input_details()[0]
     assert list(details["shape_signature"]) == [-1, 6]
     batch = rows(model, 7)
@@ -87,7 +88,7 @@ def test_a_tflite_model_takes_a_batch_of_any_size(tmp_path: Path) -> None:
 
 def test_a_recurrent_model_converts_to_tflite_for_one_row_per_call(tmp_path: Path) -> None:
     path, model = saved(RECURRENT, tmp_path)
-    content = export.build_export(path, "tflite", tmp_path).read_bytes()
+    content = export.build_export(path, "litert", tmp_path).read_bytes()
     details = tf.lite.Interpreter(model_content=content).get_input_details()[0]
     assert list(details["shape_signature"]) == [1, 5, 2]
     batch = rows(model, 3)
@@ -96,5 +97,13 @@ def test_a_recurrent_model_converts_to_tflite_for_one_row_per_call(tmp_path: Pat
 
 
 def test_an_unknown_format_is_refused_before_anything_is_loaded(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="Expected one of savedmodel, tflite"):
-        export.build_export(tmp_path / "missing.keras", "onnx", tmp_path)
+    with pytest.raises(ValueError, match="Expected one of savedmodel, litert, onnx"):
+        export.build_export(tmp_path / "missing.keras", "pmml", tmp_path)
+
+
+def test_a_model_trained_before_onnx_is_converted_to_predict_as_keras(tmp_path: Path) -> None:
+    path, model = saved(RECURRENT, tmp_path)
+    content = export.build_export(path, "onnx", tmp_path).read_bytes()
+    batch = rows(model, 5)
+    served = Predictor(content).predict(batch)
+    np.testing.assert_allclose(served, model.predict(batch, verbose=0), atol=1e-5, rtol=1e-5)

@@ -7,15 +7,21 @@ import io
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
+from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
+import gunicorn.config
 import pytest
 from flask import Flask
 
+from service.access_log import AccessLogger
 from service.app import create_app
 from service.config import Settings
 from service.logs import (
+    BufferedStreamHandler,
     JsonFormatter,
     RequestIdFilter,
     TextFormatter,
@@ -91,23 +97,29 @@ def test_an_exception_stays_one_json_line_with_its_traceback(captured: Any) -> N
 
 
 def test_gunicorn_access_lines_become_fields_with_the_response_request_id() -> None:
-    atoms = {
-        "h": "127.0.0.1",
-        "m": "POST",
-        "U": "/v1/models/x/predict",
-        "q": "",
-        "s": "200",
-        "B": 42,
-        "D": 1530,
-        "a": 'curl/8 \\"quoted\\"',
-        "{x-request-id}o": "req-7",
+    cfg = gunicorn.config.Config()
+    cfg.set("accesslog", "-")
+    logger = AccessLogger(cfg)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.access_log.addHandler(handler)
+    response = SimpleNamespace(
+        status_code=200, sent=42, headers=[("Content-Type", "x"), ("x-request-id", "req-7")]
+    )
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/v1/models/x/predict",
+        "QUERY_STRING": "",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_USER_AGENT": 'curl/8 "quoted"',
     }
-    record = logging.LogRecord("gunicorn.access", logging.INFO, "", 0, "%(m)s %(U)s", (), None)
-    record.args = atoms  # as gunicorn logs it: one mapping argument
+    logger.access(response, None, environ, timedelta(microseconds=1530))
+    (record,) = records
     RequestIdFilter().filter(record)
     line = json.loads(JsonFormatter().format(record))
     assert line["request_id"] == "req-7"
-    assert line["message"] == "POST /v1/models/x/predict"
+    assert line["message"] == '127.0.0.1 "POST /v1/models/x/predict" 200 42'
     assert line["method"] == "POST"
     assert line["path"] == "/v1/models/x/predict"
     assert line["query"] is None
@@ -115,6 +127,38 @@ def test_gunicorn_access_lines_become_fields_with_the_response_request_id() -> N
     assert line["bytes"] == 42
     assert line["duration_ms"] == 1.53
     assert line["user_agent"] == 'curl/8 "quoted"'
+
+
+def test_buffered_lines_are_written_whole_in_order_by_the_flusher() -> None:
+    stream = io.StringIO()
+    handler = BufferedStreamHandler(stream, capacity=1000, interval=0.05)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("test.buffered")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        for i in range(300):
+            logger.info("line %d %s", i, "x" * 40)
+        assert stream.getvalue() == ""  # waiting for the flusher, not written one by one
+        deadline = time.monotonic() + 5
+        while stream.getvalue().count("\n") < 300 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stream.getvalue().splitlines() == [f"line {i} {'x' * 40}" for i in range(300)]
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_a_full_buffer_is_written_at_once_in_pipe_sized_batches() -> None:
+    writes: list[str] = []
+    stream = SimpleNamespace(write=writes.append, flush=lambda: None)
+    handler = BufferedStreamHandler(stream, capacity=100, interval=60)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for i in range(100):
+        handler.handle(logging.LogRecord("x", logging.INFO, "", 0, "%d" + "y" * 99, (i,), None))
+    assert "".join(writes).splitlines() == [f"{i}" + "y" * 99 for i in range(100)]
+    assert all(len(w) <= 4096 and w.endswith("\n") for w in writes)
+    assert len(writes) > 1
 
 
 def test_text_lines_end_with_the_request_id_when_there_is_one() -> None:

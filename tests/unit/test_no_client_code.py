@@ -4,6 +4,7 @@ cannot leave the artifact store, and saved models load in Keras's safe mode."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -13,6 +14,7 @@ from service.app import create_app
 from service.config import Settings
 from service.errors import InvalidSpec
 from service.ml.artifacts import ArtifactStore
+from service.ml.export import build_export
 from service.schemas.spec import load_spec
 from tests.helpers import example, free_port
 
@@ -67,20 +69,15 @@ def store_and_http(tmp_path_factory: pytest.TempPathFactory) -> tuple[ArtifactSt
     return ArtifactStore(str(root)), create_app(settings).test_client()
 
 
-def test_a_stored_model_with_a_lambda_is_never_deserialized(
-    store_and_http: tuple[ArtifactStore, Any], caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_stored_model_with_a_lambda_is_never_deserialized(tmp_path: Path) -> None:
     # Only the worker writes artifacts; if someone planted a model whose Lambda carries
-    # code, loading in safe mode refuses it instead of running it.
-    store, http = store_and_http
-    job_id = str(uuid.uuid4())
+    # code, converting it for serving loads it in safe mode, which refuses it instead of
+    # running it (API processes serve ONNX graphs only: they never load a Keras file).
+    store, job_id = ArtifactStore(tmp_path), str(uuid.uuid4())
     planted = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda x: x * 2)])
     store.save(job_id, planted, {})
-    response = http.post(f"/v1/models/{job_id}/predict", json={"instances": [[1.0, 2.0]]})
-    assert response.status_code == 503
-    assert response.get_json()["type"] == "/problems/model-unavailable"
-    assert "Lambda" in caplog.text
-    assert "safe_mode" in caplog.text
+    with pytest.raises(ValueError, match="safe_mode"):
+        build_export(store.model_path(job_id), "onnx", tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""Served predictions equal Keras's own `model.predict` (max abs difference <= 1e-5),
-for every layer family and activation, through the real save/load path."""
+"""Served predictions (ONNX Runtime, on the model's ONNX form written at training
+time) equal Keras's own `model.predict` within 1e-5, for every layer family and
+activation of the allow-list, through the real save/load path."""
 
 from __future__ import annotations
 
@@ -11,160 +12,38 @@ import keras
 import numpy as np
 import pytest
 
-from service.ml.artifacts import ArtifactStore
-from service.ml.builder import adapt_normalization, build_model
+from service.ml.artifacts import ONNX_FILE, ArtifactStore
+from service.ml.builder import build_model
 from service.ml.catalog import ACTIVATIONS
-from service.ml.forward import ACTIVATIONS as NUMPY_ACTIVATIONS
-from service.ml.predictor import load_predictor
-
-RNG = np.random.default_rng(0)
-
-FAMILIES: dict[str, tuple[dict[str, Any], str]] = {
-    "dense": (
-        {
-            "input_shape": [6],
-            "layers": [
-                {"type": "Dense", "units": 16, "activation": "relu"},
-                {"type": "Dropout", "rate": 0.3},
-                {"type": "Dense", "units": 3, "activation": "softmax"},
-            ],
-        },
-        "numpy",
-    ),
-    "normalization": (
-        {
-            "input_shape": [6],
-            "layers": [
-                {"type": "Normalization"},
-                {"type": "Dense", "units": 8},
-                {"type": "BatchNormalization"},
-                {"type": "Activation", "activation": "tanh"},
-                {"type": "LayerNormalization"},
-                {"type": "Dense", "units": 2},
-            ],
-        },
-        "numpy",
-    ),
-    "reshape": (
-        {
-            "input_shape": [6],
-            "layers": [
-                {"type": "Reshape", "target_shape": [3, 2]},
-                {"type": "Dense", "units": 4},
-                {"type": "Flatten"},
-                {"type": "Dense", "units": 1, "activation": "sigmoid"},
-            ],
-        },
-        "numpy",
-    ),
-    "conv1d": (
-        {
-            "input_shape": [12, 2],
-            "layers": [
-                {
-                    "type": "Conv1D",
-                    "filters": 4,
-                    "kernel_size": 3,
-                    "padding": "causal",
-                    "activation": "relu",
-                },
-                {"type": "MaxPooling1D"},
-                {"type": "AveragePooling1D", "pool_size": 2},
-                {"type": "GlobalMaxPooling1D"},
-                {"type": "Dense", "units": 2},
-            ],
-        },
-        "tensorflow",
-    ),
-    "conv2d": (
-        {
-            "input_shape": [8, 8, 1],
-            "layers": [
-                {"type": "Conv2D", "filters": 4, "kernel_size": 3, "activation": "relu"},
-                {"type": "BatchNormalization"},
-                {"type": "MaxPooling2D"},
-                {"type": "AveragePooling2D", "pool_size": 1},
-                {"type": "GlobalAveragePooling2D"},
-                {"type": "Dense", "units": 3, "activation": "softmax"},
-            ],
-        },
-        "tensorflow",
-    ),
-    "embedding": (
-        {
-            "input_shape": [5],
-            "layers": [
-                {"type": "Embedding", "input_dim": 20, "output_dim": 4},
-                {"type": "GlobalAveragePooling1D"},
-                {"type": "Dense", "units": 1},
-            ],
-        },
-        "tensorflow",
-    ),
-    "simple_rnn": (
-        {
-            "input_shape": [7, 3],
-            "layers": [{"type": "SimpleRNN", "units": 5}, {"type": "Dense", "units": 2}],
-        },
-        "tensorflow",
-    ),
-    "lstm": (
-        {
-            "input_shape": [7, 3],
-            "layers": [
-                {"type": "LSTM", "units": 5, "return_sequences": True},
-                {"type": "GlobalMaxPooling1D"},
-                {"type": "Dense", "units": 2},
-            ],
-        },
-        "tensorflow",
-    ),
-    "gru": (
-        {
-            "input_shape": [7, 3],
-            "layers": [{"type": "GRU", "units": 5}, {"type": "Dense", "units": 2}],
-        },
-        "tensorflow",
-    ),
-}
-
-
-def inputs_for(model_spec: dict[str, Any], rows: int = 32) -> np.ndarray:
-    shape = (rows, *model_spec["input_shape"])
-    if model_spec["layers"][0]["type"] == "Embedding":  # token indices
-        return RNG.integers(0, model_spec["layers"][0]["input_dim"], size=shape).astype(np.float32)
-    return RNG.normal(size=shape).astype(np.float32)
+from service.ml.conversion import ConversionFailed, check, to_onnx
+from service.ml.predictor import Predictor
+from tests.models import FAMILIES, inputs_for, trained
 
 
 def trained_and_reloaded(
     model_spec: dict[str, Any], tmp_path: Path
-) -> tuple[keras.Model, Any, np.ndarray]:
-    """A model briefly trained (so normalization statistics are not their defaults),
-    saved as a job's artifacts and loaded back the way /predict loads it."""
-    keras.utils.set_random_seed(0)
-    model = build_model(model_spec)
-    x = inputs_for(model_spec)
-    adapt_normalization(model, x)
-    model.compile("adam", "mse")
-    model.fit(x, RNG.normal(size=(len(x), *model.output_shape[1:])), epochs=2, verbose=0)
+) -> tuple[keras.Model, Predictor, np.ndarray]:
+    """A model trained and converted, saved as a job's artifacts as the worker saves
+    them, and loaded back the way API processes load it."""
+    model, onnx_model, x = trained(model_spec)
     store, job_id = ArtifactStore(tmp_path), str(uuid.uuid4())
-    store.save(job_id, model, {})
-    return model, load_predictor(store.model_path(job_id)), x
+    store.save(job_id, model, {}, files={ONNX_FILE: onnx_model})
+    return model, Predictor(store.read_bytes(job_id, ONNX_FILE)), x
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_predictions_equal_keras_predict(family: str, tmp_path: Path) -> None:
-    model_spec, backend = FAMILIES[family]
-    model, predictor, x = trained_and_reloaded(model_spec, tmp_path)
-    assert predictor.backend == backend
+    model, predictor, x = trained_and_reloaded(FAMILIES[family], tmp_path)
+    assert predictor.input_shape == tuple(FAMILIES[family]["input_shape"])
     ours = predictor.predict(x)
     assert ours.dtype == np.float32
-    assert np.abs(ours - model.predict(x, verbose=0)).max() <= 1e-5
-    assert np.abs(predictor.predict(x[:1]) - model.predict(x[:1], verbose=0)).max() <= 1e-5
+    expected = model.predict(x, verbose=0)
+    assert np.allclose(ours, expected, rtol=1e-5, atol=1e-5)
+    assert np.allclose(predictor.predict(x[:1]), expected[:1], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_every_activation_equals_keras_in_numpy(activation: str, tmp_path: Path) -> None:
+def test_every_activation_equals_keras(activation: str, tmp_path: Path) -> None:
     model_spec = {
         "input_shape": [6],
         "layers": [
@@ -173,15 +52,10 @@ def test_every_activation_equals_keras_in_numpy(activation: str, tmp_path: Path)
         ],
     }
     model, predictor, x = trained_and_reloaded(model_spec, tmp_path)
-    assert predictor.backend == "numpy"
-    assert np.abs(predictor.predict(x) - model.predict(x, verbose=0)).max() <= 1e-5
+    assert np.allclose(predictor.predict(x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
 
 
-def test_numpy_activations_cover_the_catalog() -> None:
-    assert set(ACTIVATIONS) <= set(NUMPY_ACTIVATIONS)
-
-
-def test_normalizing_another_axis_falls_back_to_tensorflow(tmp_path: Path) -> None:
+def test_normalizing_another_axis_equals_keras(tmp_path: Path) -> None:
     spec = {
         "input_shape": [4, 3],
         "layers": [
@@ -191,5 +65,12 @@ def test_normalizing_another_axis_falls_back_to_tensorflow(tmp_path: Path) -> No
         ],
     }
     model, predictor, x = trained_and_reloaded(spec, tmp_path)
-    assert predictor.backend == "tensorflow"
-    assert np.abs(predictor.predict(x) - model.predict(x, verbose=0)).max() <= 1e-5
+    assert np.allclose(predictor.predict(x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_a_conversion_that_predicts_otherwise_is_refused() -> None:
+    model = build_model(FAMILIES["dense"])
+    x = inputs_for(FAMILIES["dense"])
+    other = build_model(FAMILIES["dense"])  # same shapes, other weights
+    with pytest.raises(ConversionFailed, match="does not predict as Keras does"):
+        check(to_onnx(other), model, x)

@@ -10,14 +10,16 @@ import keras
 from service.app import create_app
 from service.config import Settings
 from service.context import EXTENSION
-from service.ml.artifacts import ArtifactStore
+from service.ml.artifacts import ONNX_FILE, ArtifactStore
+from service.ml.conversion import convert, sample_rows
 
 
 def stored_models(root: Path, count: int) -> list[str]:
     ids = [str(uuid.uuid4()) for _ in range(count)]
     for job_id in ids:
         model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-        ArtifactStore(root).save(job_id, model, {})
+        onnx_model = convert(model, sample_rows(model))
+        ArtifactStore(root).save(job_id, model, {}, files={ONNX_FILE: onnx_model})
     return ids
 
 
