@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/python bench/predict_latency.py
 	$(BIN)/python bench/jobs.py
 	$(BIN)/python bench/slow_bodies.py
+	$(BIN)/python bench/sweeps.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

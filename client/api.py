@@ -85,6 +85,26 @@ class Client:
         """The job's event stream: an `epoch` event per finished epoch (the epochs
         already done first), then `end` with the job. A dropped connection is resumed
         where it left off (`Last-Event-ID`), so no epoch is missed or repeated."""
+        return self._stream(f"/v1/jobs/{_segment(job_id)}/events", "job", last_event_id)
+
+    # Sweeps
+
+    def sweep(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Start a sweep: a training spec (`spec`), a search space over it (`search`)
+        and how to search it."""
+        return self._call("POST", "/v1/sweeps", json=body)
+
+    def get_sweep(self, sweep_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/sweeps/{_segment(sweep_id)}")
+
+    def sweep_events(self, sweep_id: str) -> Iterator[sse.Event]:
+        """The sweep's event stream: a `trial` event per ended trial, then `end` with
+        the sweep; resumed like a job's."""
+        return self._stream(f"/v1/sweeps/{_segment(sweep_id)}/events", "sweep")
+
+    def _stream(
+        self, path: str, what: str, last_event_id: str | None = None
+    ) -> Iterator[sse.Event]:
         failures = 0
         while True:
             headers = {"Accept": "text/event-stream"}
@@ -93,7 +113,7 @@ class Client:
             try:
                 response = self._request(
                     "GET",
-                    f"/v1/jobs/{_segment(job_id)}/events",
+                    path,
                     headers=headers,
                     stream=True,
                     timeout=(self.timeout, STREAM_READ_TIMEOUT_S),
@@ -109,10 +129,10 @@ class Client:
             except (requests.RequestException, Unreachable) as error:
                 cause: Exception = error
             else:
-                cause = Unreachable("The event stream closed before the job ended.")
+                cause = Unreachable(f"The event stream closed before the {what} ended.")
             failures += 1
             if failures > STREAM_RETRIES:
-                raise Unreachable(f"Lost the event stream of job {job_id}: {cause}") from None
+                raise Unreachable(f"Lost the event stream {path}: {cause}") from None
             time.sleep(0.5 * failures)
 
     # Models

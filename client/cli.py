@@ -1,4 +1,5 @@
-"""`keras-service`: submit, watch, predict, summarize and list training jobs from a shell.
+"""`keras-service`: submit, watch, predict, summarize and list training jobs, and run
+sweeps, from a shell.
 
 Exit status: 0 done; 1 a job that failed or was canceled, a server error or no answer;
 2 a client error (a 4xx problem, a missing or unreadable file, bad arguments). An API
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column
 from rich.text import Text
@@ -25,7 +27,7 @@ from client.api import DEFAULT_URL, ApiError, Client, ClientError
 
 URL_ENV = "KERAS_SERVICE_URL"
 API_KEY_ENV = "KERAS_SERVICE_API_KEY"
-STATUSES = ("queued", "started", "finished", "failed", "canceled")
+STATUSES = ("queued", "started", "finished", "failed", "canceled", "pruned")
 RETURNS = ("probabilities", "classes", "both")
 
 Command = Callable[[Client, argparse.Namespace, Console], int]
@@ -111,6 +113,9 @@ def parser() -> argparse.ArgumentParser:
     sub = command("summary", summary, "the layers and parameter counts of a model")
     sub.add_argument("model", metavar="ID|ALIAS|SPEC.json", help="a trained model or a spec file")
 
+    sub = command("sweep", sweep, "start a hyperparameter sweep and follow its leaderboard")
+    sub.add_argument("sweep", help="the sweep (spec, search, objective...), a JSON file")
+
     sub = command("jobs", jobs, "list jobs, newest first")
     sub.add_argument("--status", choices=STATUSES)
     sub.add_argument("--limit", type=int, default=20, help="1 to 100 (default 20)")
@@ -176,6 +181,36 @@ def ended(job: dict[str, Any], out: Console) -> int:
     title = error.get("title") or f"Job {job['status']}"
     heading = title if job["status"] in title.lower() else f"{title} ({job['status']})"
     stderr().print(render.problem(heading, error.get("detail", "")))
+    return 1
+
+
+def sweep(client: Client, args: argparse.Namespace, out: Console) -> int:
+    """Start a sweep, show its leaderboard live as trials end, and exit 0 when it
+    finished with a best trial (its job ID is printed last), 1 otherwise."""
+    body = read_json(args.sweep)
+    if not isinstance(body, dict):
+        raise InputError(f"{args.sweep}: a sweep is a JSON object with `spec` and `search`.")
+    found = client.sweep(body)
+    out.print(f"Sweep {found['id']}")
+    with Live(render.sweep(found), console=out, auto_refresh=False) as live:
+        for event in client.sweep_events(found["id"]):
+            found = event.json() if event.event == "end" else client.get_sweep(found["id"])
+            live.update(render.sweep(found), refresh=True)
+    if found["status"] == "finished" and found["best"]:
+        best = found["best"]
+        out.print(
+            Text("Best: ", style="bold green").append(
+                f"trial {best['number']}, {found['objective']['metric']} "
+                f"{render.number(best['objective'])}, test metrics "
+                f"{render.metrics_line(best['metrics'])}"
+            )
+        )
+        promotion = found.get("promotion")
+        if promotion:
+            out.print(promotion["reason"])
+        print(best["job_id"])
+        return 0
+    stderr().print(render.problem(f"Sweep {found['status']}", "No trial finished."))
     return 1
 
 

@@ -3,6 +3,7 @@ functions of their input, so they are tested without a server or a terminal."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,10 @@ STATUS_STYLES = {
     "finished": "green",
     "failed": "bold red",
     "canceled": "magenta",
+    "pruned": "blue",
+    "running": "cyan",
 }
+LEADERBOARD_ROWS = 10
 
 
 def number(value: Any) -> str:
@@ -132,6 +136,36 @@ def jobs(listed: Iterable[Mapping[str, Any]], now: datetime | None = None) -> Ta
             " ".join(f"{name}={number(value)}" for name, value in metrics.items()),
         )
     return table
+
+
+def sweep(found: Mapping[str, Any], rows: int = LEADERBOARD_ROWS) -> Group:
+    """A sweep: its status and trial counts, then its leaderboard (best first)."""
+    objective = found["objective"]
+    counts = ", ".join(f"{n} {status}" for status, n in found["counts"].items() if n)
+    head = Text(f"{found.get('name') or found['id']} ").append(status(found["status"]))
+    head.append(f": {counts or 'no trials yet'} of {found['trials']}; ")
+    head.append(f"{objective['direction']} {objective['metric']}")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column(objective["metric"], justify="right", no_wrap=True)
+    table.add_column("Epochs", justify="right", no_wrap=True)
+    table.add_column("Parameters", overflow="fold")
+    for trial in found["leaderboard"][:rows]:
+        table.add_row(
+            str(trial["number"]),
+            status(trial["status"]),
+            number(trial["objective"]) if trial["objective"] is not None else "",
+            str(trial["epochs"]),
+            Text(" ".join(f"{path}={json_value(v)}" for path, v in trial["params"].items())),
+        )
+    return Group(head, table)
+
+
+def json_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value, separators=(",", ":"))
 
 
 def problem(title: str, detail: str, errors: Mapping[str, Iterable[str]] | None = None) -> Text:

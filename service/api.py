@@ -205,6 +205,11 @@ class DatasetIdConverter(_FieldConverter):
     field = JobId("dataset")
 
 
+class SweepIdConverter(_FieldConverter):
+    regex = UUID
+    field = JobId("sweep")
+
+
 class RefConverter(_FieldConverter):
     regex = f"(?:{UUID}|{ALIAS})"
     field = ModelRef()
@@ -225,6 +230,7 @@ class AliasConverter(_FieldConverter):
 CONVERTERS = {
     "job_id": JobIdConverter,
     "dataset_id": DatasetIdConverter,
+    "sweep_id": SweepIdConverter,
     "ref": RefConverter,
     "alias": AliasConverter,
 }
@@ -252,6 +258,16 @@ class Api(flask_smorest.Api):
         # Documented as registered: under the app's limits, with its converters.
         with limits_of(self._app.config[SETTINGS]), self._app.app_context():
             super().register_blueprint(blp, **options)
+
+
+def location_header(description: str) -> dict[str, Any]:
+    """The `Location` header of an answer, for `@bp.response(..., headers=...)`."""
+    return {
+        "Location": {
+            "description": description,
+            "schema": {"type": "string", "format": "uri-reference"},
+        }
+    }
 
 
 def refuse_encoded_bodies() -> None:

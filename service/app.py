@@ -32,6 +32,7 @@ from service.routes import (
     metrics,
     models,
     specs,
+    sweeps,
     tfserving,
     ui,
 )
@@ -41,7 +42,7 @@ _ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 # The API's blueprints by API_ROLE, in the order the description lists them. A serving
 # process mounts the model routes only (none of which imports TensorFlow); the
 # dashboard (ui) is pages for people and is not part of the API.
-TRAINING = (jobs, curves, datasets, specs)
+TRAINING = (jobs, curves, datasets, specs, sweeps)
 ROLES = {
     "full": (
         *TRAINING,

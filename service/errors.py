@@ -192,6 +192,17 @@ class InvalidSpec(InvalidRequest):
     )
 
 
+class InvalidSweep(InvalidRequest):
+    """A sweep that cannot run as given: its spec, its search space or its settings."""
+
+    slug, title = "invalid-sweep", "Invalid sweep"
+    when = (
+        "a sweep is invalid: its spec (as for a job), a searched path that the spec does "
+        "not have, a distribution that does not fit its field, a corner of the space over "
+        "a limit, or over MAX_TRIALS"
+    )
+
+
 class InvalidInput(InvalidRequest):
     """Prediction inputs that do not fit the model."""
 
@@ -253,6 +264,13 @@ class JobCanceled(ServiceError):
     """Raised inside a fit that a client canceled; the job ends `canceled`, not failed."""
 
     status, slug, title = 409, "job-canceled", "Job canceled"
+    when = None
+
+
+class TrialPruned(ServiceError):
+    """Raised inside a sweep's trial that its pruner stopped; the job ends `pruned`."""
+
+    status, slug, title = 409, "trial-pruned", "Trial pruned"
     when = None
 
 

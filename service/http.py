@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from flask import Blueprint, Response
 
 from service.context import services
@@ -36,3 +39,15 @@ def resolve(ref: str) -> str:
     if job_id is None:
         raise NotFound(f"No alias {ref!r}.")
     return job_id
+
+
+def sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
+    """One server-sent event."""
+    lines = [f"event: {event}"]
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append(f"data: {orjson.dumps(data).decode()}")
+    return "\n".join(lines) + "\n\n"
+
+
+EVENT_STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -89,6 +89,19 @@ def pings(client: redis.Redis) -> bool:
         return False
 
 
+def children(pid: int) -> list[int]:
+    """PIDs whose parent is `pid` (RQ's work horse is the worker's only child)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while we looked
+        if ppid == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def start_worker(
     settings: Settings,
     log: Path,

@@ -31,6 +31,8 @@ from service.ml.uploads import DatasetStore
 from service.store import connect
 from service.store.aliases import AliasStore
 from service.store.jobs import JobQueue, JobReporter, queue_names
+from service.store.sweeps import SweepStore
+from service.sweeps.runner import SweepRunner
 from worker import tasks
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,8 @@ class TrainingWorker(Worker):
             expire_artifacts(self.settings, self.connection)
         if self.settings is not None and self.settings.dataset_ttl_s > 0:
             expire_datasets(self.settings, self.connection)
+        if self.settings is not None:
+            reconcile_sweeps(self.settings, self.connection)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         # Set before the work horse is forked, so that every line about this job, the
@@ -99,6 +103,19 @@ def expire_datasets(settings: Settings, redis: Redis) -> list[str]:
     if removed:
         log.info("retention: removed %d datasets older than DATASET_TTL", len(removed))
     return removed
+
+
+def reconcile_sweeps(settings: Settings, redis: Redis) -> None:
+    """Settle the lost trials of the sweeps still running and go on with them: a sweep
+    whose every trial was lost to dead workers (nobody left to report one) resumes here
+    without waiting for a client to read it."""
+    sweeps = SweepStore(redis)
+    runner = SweepRunner(sweeps, JobQueue(redis, settings), AliasStore(redis), settings)
+    for sweep_id in sweeps.ids(limit=100):
+        try:
+            runner.reconcile(sweep_id)
+        except Exception:
+            log.exception("sweep %s: reconcile failed", sweep_id)
 
 
 def warm_imports() -> None:

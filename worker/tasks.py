@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rq import get_current_job
+from rq.job import Job
 
 from service.config import Settings
 from service.errors import (
@@ -21,6 +22,7 @@ from service.errors import (
     TrainingDiverged,
     TrainingFailed,
     TrainingTimedOut,
+    TrialPruned,
 )
 from service.ml.artifacts import EXPORT_FILES, ONNX_FILE, ArtifactStore
 from service.ml.diagnosis import diagnose
@@ -28,7 +30,10 @@ from service.ml.training import TrainingResult
 from service.ml.training import train as train_model
 from service.ml.uploads import DatasetStore
 from service.store import durations
-from service.store.jobs import JobReporter
+from service.store.aliases import AliasStore
+from service.store.jobs import JobQueue, JobReporter
+from service.store.sweeps import SweepStore
+from service.sweeps.runner import SweepRunner, TrialRun, trial_outcome
 
 log = logging.getLogger(__name__)
 _settings: Settings | None = None
@@ -40,9 +45,12 @@ def configure(settings: Settings) -> None:
     _settings = settings
 
 
-def stop_check(reporter: JobReporter, max_seconds: int) -> Callable[[], ServiceError | None]:
-    """Why the fit should end now, if it should: canceled by a client, or over its
-    time budget (checked first: it costs no Redis call)."""
+def stop_check(
+    reporter: JobReporter, max_seconds: int, trial: TrialRun | None = None
+) -> Callable[[], ServiceError | None]:
+    """Why the fit should end now, if it should: over its time budget (checked first:
+    it costs no Redis call), canceled by a client, or, for a sweep's trial, pruned or
+    out of the sweep's time."""
     deadline = time.monotonic() + max_seconds
 
     def should_stop() -> ServiceError | None:
@@ -54,12 +62,17 @@ def stop_check(reporter: JobReporter, max_seconds: int) -> Callable[[], ServiceE
             )
         if reporter.cancel_requested():
             return JobCanceled("Canceled on request.")
-        return None
+        return trial.should_stop() if trial is not None else None
 
     return should_stop
 
 
 Task = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def ended_as(report: dict[str, Any]) -> str:
+    """How a training job that returned ended: canceled and pruned jobs return too."""
+    return next((k for k in ("canceled", "pruned") if report.get(k)), "finished")
 
 
 def timed(task: Task) -> Task:
@@ -71,7 +84,7 @@ def timed(task: Task) -> Task:
         started, outcome = time.monotonic(), "failed"
         try:
             report = task(spec)
-            outcome = "canceled" if report.get("canceled") else "finished"
+            outcome = ended_as(report)
             return report
         finally:
             seconds = time.monotonic() - started
@@ -96,15 +109,38 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
     settings = _settings or Settings.from_env()
     job = get_current_job()
     reporter = JobReporter(job)
-    should_stop = stop_check(reporter, spec["fit"]["max_seconds"])
+    sweep = job.meta.get("sweep")
+    trial = TrialRun(settings, SweepStore(job.connection), sweep) if sweep else None
+    started, status = time.monotonic(), "failed"
+    try:
+        report = _train(spec, settings, job, reporter, trial)
+        status = ended_as(report)
+        return report
+    finally:
+        if sweep:
+            trial_ended(settings, job, sweep, status, time.monotonic() - started)
+
+
+def _train(
+    spec: dict[str, Any],
+    settings: Settings,
+    job: Job,
+    reporter: JobReporter,
+    trial: TrialRun | None,
+) -> dict[str, Any]:
+    should_stop = stop_check(reporter, spec["fit"]["max_seconds"], trial)
+
+    def on_epoch(epoch: int, logs: dict[str, float | None]) -> None:
+        reporter.epoch(epoch, logs)
+        if trial is not None:
+            trial.epoch(epoch, logs)
+
     try:
         if (early := should_stop()) is not None:  # canceled while it waited
             raise early
         store = ArtifactStore(settings.artifact_root)
         uploaded = DatasetStore(store).for_data(spec["data"])  # None unless it names one
-        result = train_model(
-            spec, on_epoch=reporter.epoch, should_stop=should_stop, uploaded=uploaded
-        )
+        result = train_model(spec, on_epoch=on_epoch, should_stop=should_stop, uploaded=uploaded)
         report = result.report()
         store.save(
             job.id,
@@ -124,6 +160,11 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
         log.info("job %s canceled", job.id)
         reporter.canceled()
         return {"canceled": True}
+    except TrialPruned as exc:
+        # Pruned is a sweep's verdict, not a failure: the history stays, no model.
+        log.info("job %s: %s", job.id, exc.detail)
+        reporter.pruned()
+        return {"pruned": True}
     except ServiceError as exc:
         # A diverged run's curves say how it went wrong; other failures cut training
         # short for reasons its history cannot tell.
@@ -137,6 +178,23 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
         raise
     reporter.finished(report, result.diagnosis)
     return report
+
+
+def trial_ended(
+    settings: Settings, job: Job, sweep: dict[str, Any], status: str, seconds: float
+) -> None:
+    """Settle a sweep's trial and launch the next; a failure here is logged and never
+    changes how the trial's own job ended (a reader of the sweep settles it later)."""
+    meta = job.meta
+    ended = trial_outcome(
+        status, meta["history"], meta.get("result"), meta.get("error"), sweep["metric"], seconds
+    )
+    redis = job.connection
+    runner = SweepRunner(SweepStore(redis), JobQueue(redis, settings), AliasStore(redis), settings)
+    try:
+        runner.trial_ended(sweep["id"], job.id, ended)
+    except Exception:
+        log.exception("sweep %s: trial %s not settled here", sweep["id"], sweep["trial"])
 
 
 def serving_files(job_id: str, result: TrainingResult) -> dict[str, bytes]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import url_for
 
-from service.api import Blueprint
+from service.api import Blueprint, location_header
 from service.auth import FULL, READ, requires
 from service.context import services
 from service.errors import NotFound
@@ -22,12 +22,7 @@ bp = Blueprint(
         "route accepts it in place of the job's ID, and it can be moved to another job."
     ),
 )
-LOCATION = {
-    "Location": {
-        "description": "The alias resource (`/v1/aliases/{name}`).",
-        "schema": {"type": "string", "format": "uri-reference"},
-    }
-}
+LOCATION = location_header("The alias resource (`/v1/aliases/{name}`).")
 
 
 @bp.put("/<alias:name>")

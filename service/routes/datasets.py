@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import request, url_for
 
-from service.api import Blueprint
+from service.api import Blueprint, location_header
 from service.auth import FULL, READ, requires
 from service.context import services
 from service.errors import Conflict, NotFound, UnsupportedMediaType
@@ -26,12 +26,7 @@ bp = Blueprint(
     ),
 )
 CSV = "text/csv"
-LOCATION = {
-    "Location": {
-        "description": "The dataset resource (`/v1/datasets/{dataset_id}`).",
-        "schema": {"type": "string", "format": "uri-reference"},
-    }
-}
+LOCATION = location_header("The dataset resource (`/v1/datasets/{dataset_id}`).")
 
 
 @bp.post("")

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import url_for
 
-from service.api import Blueprint
+from service.api import Blueprint, location_header
 from service.auth import FULL, READ, requires
 from service.context import Services, services
 from service.errors import NotFound
@@ -28,12 +28,7 @@ bp = Blueprint(
 
 READY = "ready"
 FORMAT = f"<any({', '.join(repr(f) for f in [*EXPORT_FILES, *EXPORT_ALIASES])}):format>"
-LOCATION = {
-    "Location": {
-        "description": "The export's state (`/v1/models/{ref}/exports/{format}`).",
-        "schema": {"type": "string", "format": "uri-reference"},
-    }
-}
+LOCATION = location_header("The export's state (`/v1/models/{ref}/exports/{format}`).")
 
 
 @bp.post("/v1/models/<ref:ref>/exports")

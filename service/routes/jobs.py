@@ -12,10 +12,11 @@ from typing import Any
 import orjson
 from flask import Response, request, stream_with_context, url_for
 
-from service.api import Blueprint, json_object
+from service.api import Blueprint, json_object, location_header
 from service.auth import FULL, READ, requires
 from service.context import services
 from service.errors import Conflict, IdempotencyConflict, NotFound
+from service.http import EVENT_STREAM_HEADERS, sse
 from service.ml.uploads import DatasetStore
 from service.schemas.jobs import (
     IdempotencyHeaders,
@@ -38,12 +39,7 @@ bp = Blueprint(
 
 POLL_INTERVAL_S = 0.1  # how often a waiting request or event stream re-reads the job
 KEEPALIVE_S = 15
-LOCATION = {
-    "Location": {
-        "description": "The job resource (`/v1/jobs/{job_id}`).",
-        "schema": {"type": "string", "format": "uri-reference"},
-    }
-}
+LOCATION = location_header("The job resource (`/v1/jobs/{job_id}`).")
 
 
 @bp.post("")
@@ -121,10 +117,12 @@ def _location(job_id: str) -> dict[str, str]:
 def list_jobs(query: dict[str, Any]) -> dict[str, Any]:
     """List jobs
 
-    Jobs newest first, optionally only those with one status. Job records expire after
-    JOB_TTL (30 days by default).
+    Jobs newest first, optionally only those with one status, or only one sweep's
+    trials. Job records expire after JOB_TTL (30 days by default).
     """
-    records = services().jobs.list(status=query.get("status"), limit=query["limit"])
+    records = services().jobs.list(
+        status=query.get("status"), limit=query["limit"], sweep_id=query.get("sweep_id")
+    )
     return {"jobs": [job_resource(r) for r in records]}
 
 
@@ -173,7 +171,7 @@ def job_events(headers: dict[str, Any], job_id: str) -> Response:
     return Response(
         stream_with_context(_events(jobs, record, sent)),
         mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers=EVENT_STREAM_HEADERS,
     )
 
 
@@ -257,24 +255,16 @@ def _events(jobs: JobQueue, record: JobRecord, sent: int) -> Iterator[str]:
     while True:
         for epoch in range(sent + 1, record.epoch + 1):
             metrics = {name: values[epoch - 1] for name, values in record.history.items()}
-            yield _sse("epoch", {"epoch": epoch, "epochs": record.epochs, **metrics}, epoch)
+            yield sse("epoch", {"epoch": epoch, "epochs": record.epochs, **metrics}, epoch)
             sent = epoch
         if record.ended:
-            yield _sse("end", JobSchema().dump(job_resource(record)))
+            yield sse("end", JobSchema().dump(job_resource(record)))
             return
         if time.monotonic() - last_beat > KEEPALIVE_S:  # keeps proxies from closing it
             yield ": keepalive\n\n"
             last_beat = time.monotonic()
         time.sleep(POLL_INTERVAL_S)
         record = jobs.get(record.id) or record
-
-
-def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
-    lines = [f"event: {event}"]
-    if event_id is not None:
-        lines.append(f"id: {event_id}")
-    lines.append(f"data: {orjson.dumps(data).decode()}")
-    return "\n".join(lines) + "\n\n"
 
 
 def job_resource(record: JobRecord) -> dict[str, Any]:
@@ -294,6 +284,7 @@ def job_resource(record: JobRecord) -> dict[str, Any]:
         "error": record.error,
         "diagnosis": record.diagnosis,  # what the curves say, once training has ended
         "queue": record.queue,
+        "sweep": record.sweep,
         "links": {
             "self": url_for("jobs.get_job", job_id=record.id),
             "events": url_for("jobs.job_events", job_id=record.id),

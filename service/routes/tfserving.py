@@ -49,6 +49,7 @@ _STATES = {
     "finished": "AVAILABLE",
     "failed": "END",
     "canceled": "END",
+    "pruned": "END",
 }
 
 

@@ -39,6 +39,20 @@ def job_page(job_id: str) -> str:
     return render_template("ui/job.html", job_id=job_id)
 
 
+@bp.get("/sweeps")
+@public
+def sweeps_page() -> str:
+    """The sweeps list, newest first; its script polls GET /v1/sweeps."""
+    return render_template("ui/sweeps.html")
+
+
+@bp.get("/sweeps/<sweep_id:sweep_id>")
+@public
+def sweep_page(sweep_id: str) -> str:
+    """One sweep: its leaderboard, live, and the objective against each parameter."""
+    return render_template("ui/sweep.html", sweep_id=sweep_id)
+
+
 # Our own route rather than Flask's `static` endpoint, so the assets can be public
 # like the pages (an undeclared view needs a full key when keys are configured).
 @bp.get("/static/<path:filename>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.schemas.fields import Choice, Lenient, Variants
+from service.schemas.fields import Choice, JobId, Lenient, Variants
 from service.schemas.problems import JobErrorSchema
 from service.store.jobs import PRIORITIES, STATUSES
 
@@ -15,8 +15,9 @@ MAX_KEY_LENGTH = 255
 _STATUS = (
     "`queued` (waiting for a worker), `started` (training), `finished` (trained and "
     "evaluated; its model can be used), `failed` (see the job's `error`), `canceled` "
-    "(stopped by `POST /v1/jobs/{job_id}/cancel`; it has no model and no `error`). "
-    "`finished`, `failed` and `canceled` are final."
+    "(stopped by `POST /v1/jobs/{job_id}/cancel`; it has no model and no `error`), "
+    "`pruned` (a sweep's trial stopped early by its pruner: its history, no model). "
+    "`finished`, `failed`, `canceled` and `pruned` are final."
 )
 
 
@@ -210,6 +211,25 @@ class JobSchema(Schema):
         },
     )
     queue = fields.String(required=True, metadata={"enum": list(PRIORITIES)})
+    sweep = fields.Nested(
+        type(
+            "JobTrialSchema",
+            (Schema,),
+            {
+                "id": fields.String(required=True, metadata={"format": "uuid"}),
+                "trial": fields.Integer(required=True, metadata={"minimum": 0}),
+                "params": fields.Dict(keys=fields.String(), values=fields.Raw(), required=True),
+            },
+        ),
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": (
+                "For a sweep's trial: the sweep's ID, the trial's number and the value of "
+                "each searched path; null for other jobs."
+            )
+        },
+    )
     links = fields.Nested(
         type(
             "JobLinksSchema",
@@ -234,6 +254,7 @@ class JobListQuery(Lenient):
     status = fields.String(
         validate=Choice(STATUSES, "status"), metadata={"description": "Only jobs with this status."}
     )
+    sweep_id = JobId("sweep", metadata={"description": "Only this sweep's trials."})
     # Query values are text: read as integers ("20"), unlike JSON numbers.
     limit = fields.Integer(
         validate=validate.Range(1, MAX_LIST),

@@ -18,7 +18,7 @@ from service.store import keys, translated
 
 # Upper bounds, seconds: seed recipes take seconds; JOB_TIMEOUT defaults to an hour.
 BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, math.inf)
-OUTCOMES = ("finished", "failed", "canceled")
+OUTCOMES = ("finished", "failed", "canceled", "pruned")
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,9 @@ TASK = "worker.tasks.train"  # by name: the API never imports the worker or Tens
 HARD_TIMEOUT_MARGIN_S = 300
 _WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 
-STATUSES = ("queued", "started", "finished", "failed", "canceled")
-ENDED = ("finished", "failed", "canceled")
+STATUSES = ("queued", "started", "finished", "failed", "canceled", "pruned")
+# `pruned`: a sweep's trial that its pruner stopped (service.sweeps).
+ENDED = ("finished", "failed", "canceled", "pruned")
 # A spec's `queue`; workers serve them in this order (RQ takes from the first non-empty).
 PRIORITIES = ("high", "default", "low")
 # RQ's statuses folded into ours, for training jobs and export builds alike: a deferred
@@ -72,6 +73,8 @@ class JobRecord:
     error: dict[str, Any] | None = None
     queue: str = "default"
     diagnosis: dict[str, Any] | None = None  # set by the worker when training ends
+    # A sweep's trial: {"id": sweep ID, "trial": number, "params": {path: value}}.
+    sweep: dict[str, Any] | None = None
 
     @property
     def ended(self) -> bool:
@@ -105,13 +108,19 @@ class JobQueue:
         }
 
     def submit(
-        self, spec: dict[str, Any], idempotency: tuple[str, str] | None = None
+        self,
+        spec: dict[str, Any],
+        idempotency: tuple[str, str] | None = None,
+        *,
+        job_id: str | None = None,
+        sweep: dict[str, Any] | None = None,
     ) -> tuple[JobRecord, bool]:
         """Queue a training job for a normalized spec; returns the job and whether it
         was created. With `idempotency` (key, body digest), a key already claimed
         returns the job that claimed it instead, created False; the caller compares
-        digests (`claimed`)."""
-        job_id = str(uuid.uuid4())
+        digests (`claimed`). A sweep's trial comes with its ID and `sweep` (what the
+        worker needs to report it: service.sweeps.runner)."""
+        job_id = job_id or str(uuid.uuid4())
         if idempotency is not None:
             key, digest = idempotency
             claim = json.dumps({"job_id": job_id, "digest": digest})
@@ -123,7 +132,7 @@ class JobQueue:
                     return record, False
                 self.redis.set(keys.idempotency(key), claim, ex=ttl)
         try:
-            return self._enqueue(job_id, spec), True
+            return self._enqueue(job_id, spec, sweep), True
         except Exception:
             if idempotency is not None:
                 self.redis.delete(keys.idempotency(idempotency[0]))
@@ -137,7 +146,9 @@ class JobQueue:
         found = json.loads(raw)
         return found["job_id"], found["digest"]
 
-    def _enqueue(self, job_id: str, spec: dict[str, Any]) -> JobRecord:
+    def _enqueue(
+        self, job_id: str, spec: dict[str, Any], sweep: dict[str, Any] | None = None
+    ) -> JobRecord:
         fit = spec["fit"]
         # Indexed first: a listing skips (and forgets) IDs whose job is missing, so a
         # failure between the two writes leaves nothing visible behind.
@@ -161,6 +172,7 @@ class JobQueue:
                 "dataset_id": spec["data"].get("dataset_id"),
                 # The submitting request's ID, for the worker's log lines of this job.
                 "request_id": current_request_id(),
+                **({"sweep": sweep} if sweep else {}),
             },
         )
         return self._record(job)
@@ -221,8 +233,10 @@ class JobQueue:
                 found = True
         return found
 
-    def list(self, status: str | None = None, limit: int = 20) -> list[JobRecord]:
-        """Jobs newest first, optionally only those with `status`."""
+    def list(
+        self, status: str | None = None, limit: int = 20, sweep_id: str | None = None
+    ) -> list[JobRecord]:
+        """Jobs newest first, optionally only those with `status`, or a sweep's."""
         self.fail_abandoned()
         found: list[JobRecord] = []
         start, page = 0, max(limit, 50)
@@ -236,7 +250,12 @@ class JobQueue:
                 self.redis.zrem(keys.JOBS, *expired)
                 start -= len(expired)
             records = (self._record(job) for job in jobs if job is not None)
-            found += [r for r in records if status is None or r.status == status]
+            found += [
+                r
+                for r in records
+                if (status is None or r.status == status)
+                and (sweep_id is None or (r.sweep or {}).get("id") == sweep_id)
+            ]
             start += page
         return found[:limit]
 
@@ -263,9 +282,9 @@ class JobQueue:
         Counted from RQ's queues and registries in one round trip: five counts a queue
         however many jobs are kept, so cheap enough for every scrape. What RQ knows,
         which differs from the job records in two ways: export builds (on the high
-        queue) are counted too, and a fit canceled while running counts as finished
-        (RQ ran its function to the end). Started excludes lost workers' jobs (their
-        heartbeat expired) until a read marks them failed.
+        queue) are counted too, and a fit canceled while running, or a pruned trial,
+        counts as finished (RQ ran its function to the end). Started excludes lost
+        workers' jobs (their heartbeat expired) until a read marks them failed.
         """
         now = time.time()
         pipe = self.redis.pipeline(transaction=False)
@@ -277,7 +296,7 @@ class JobQueue:
             pipe.zcount(queue.failed_job_registry.key, now, "+inf")
             pipe.zcard(queue.canceled_job_registry.key)
         counts = iter(pipe.execute())
-        statuses = dict.fromkeys(STATUSES, 0)
+        statuses = dict.fromkeys((s for s in STATUSES if s != "pruned"), 0)
         depths = {}
         for priority in self.queues:
             depths[priority] = next(counts)
@@ -295,6 +314,8 @@ class JobQueue:
         status = status_of(job)
         if meta.get("canceled"):  # the worker stopped the fit on request and returned
             status = "canceled"
+        elif meta.get("pruned"):  # a sweep's pruner stopped the fit
+            status = "pruned"
         error = meta.get("error")
         if status == "failed" and error is None:
             error = self._unreported_failure(job).to_problem()
@@ -315,6 +336,7 @@ class JobQueue:
             error=error,
             queue=meta.get("queue", "default"),
             diagnosis=meta.get("diagnosis"),
+            sweep=_public_trial(meta.get("sweep")),
         )
 
     def _unreported_failure(self, job: Job) -> ServiceError:
@@ -370,12 +392,22 @@ class JobReporter:
         self.job.meta["canceled"] = True
         self.job.save_meta()
 
+    def pruned(self) -> None:
+        self.job.meta["pruned"] = True
+        self.job.save_meta()
+
     def failed(self, error: ServiceError, diagnosis: dict[str, Any] | None = None) -> None:
         problem = error.to_problem()
         del problem["status"]  # the job failed; no HTTP exchange did
         self.job.meta["error"] = problem
         self.job.meta["diagnosis"] = diagnosis
         self.job.save_meta()
+
+
+def _public_trial(sweep: dict[str, Any] | None) -> dict[str, Any] | None:
+    if sweep is None:
+        return None
+    return {"id": sweep["id"], "trial": sweep["trial"], "params": sweep["params"]}
 
 
 def _now() -> str:

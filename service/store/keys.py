@@ -44,3 +44,38 @@ def alias_history(name: str) -> str:
 def export_claim(build_id: str) -> str:
     """Held while a request checks for an export build and queues one."""
     return key("export-claim", build_id)
+
+
+# Sorted set of sweep IDs by submission time, for listing.
+SWEEPS = key("sweeps")
+
+
+def sweep(sweep_id: str) -> str:
+    """Hash: a sweep's definition and counters (service.store.sweeps)."""
+    return key("sweep", sweep_id)
+
+
+def sweep_active(sweep_id: str) -> str:
+    """Set: the job IDs of a sweep's queued or running trials, and claims of trials
+    being launched."""
+    return key("sweep-active", sweep_id)
+
+
+def sweep_trials(sweep_id: str) -> str:
+    """Hash: trial number -> the trial's JSON (parameters, job, outcome)."""
+    return key("sweep-trials", sweep_id)
+
+
+def sweep_settled(sweep_id: str) -> str:
+    """Set: the job IDs of a sweep's trials that someone has settled (or is settling)."""
+    return key("sweep-settled", sweep_id)
+
+
+def sweep_ended(sweep_id: str) -> str:
+    """List: trial numbers in the order the trials ended (the sweep's events)."""
+    return key("sweep-ended", sweep_id)
+
+
+def study(sweep_id: str) -> str:
+    """Prefix of the keys of a sweep's Optuna study (its journal: one log entry a key)."""
+    return key("study", sweep_id)

@@ -132,3 +132,29 @@ def test_the_python_client_end_to_end(server: str, worker: Any) -> None:
     with pytest.raises(ApiError) as gone:
         client.job(job["id"])
     assert (gone.value.status, gone.value.title) == (404, "Not found")
+
+
+def test_sweep_shows_the_leaderboard_and_prints_the_best_job(
+    server: str, worker: Any, tmp_path: Path
+) -> None:
+    body = json.loads((EXAMPLES / "digits_sweep.json").read_text())
+    body["spec"]["fit"].update(epochs=2, early_stopping=None)
+    body.update(trials=2, parallel=1, pruner="none", promote=None)
+    swept = cli(server, "sweep", write(tmp_path / "sweep.json", body))
+    assert swept.returncode == 0, swept.stderr
+    best = swept.stdout.strip().splitlines()[-1]
+    assert UUID.fullmatch(best), swept.stdout  # the best trial's job, last, alone
+    assert re.search(r"Best: trial \d, val_loss [\d.]+, test metrics .*accuracy: ", swept.stdout)
+    assert "2 finished of 2" in swept.stdout
+    assert "model.layers[0].units=" in swept.stdout
+    summary = cli(server, "summary", best)
+    assert summary.returncode == 0, summary.stderr
+
+
+def test_a_sweep_over_a_missing_path_is_exit_2_naming_it(server: str, tmp_path: Path) -> None:
+    body = json.loads((EXAMPLES / "digits_sweep.json").read_text())
+    body["search"] = {"model.layers[9].units": {"int": [1, 2]}}
+    swept = cli(server, "sweep", write(tmp_path / "sweep.json", body))
+    assert swept.returncode == 2
+    assert "Invalid sweep (422)" in swept.stderr
+    assert "search.model.layers[9].units" in swept.stderr

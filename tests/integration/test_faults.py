@@ -25,6 +25,7 @@ from service.config import Settings
 from service.ml.artifacts import ONNX_FILE, ArtifactStore
 from tests.helpers import (
     ROOT,
+    children,
     finished_job,
     free_port,
     long_digits,
@@ -42,19 +43,6 @@ from worker.main import HEARTBEAT_GRACE_S, MONITORING_INTERVAL_S
 pytestmark = pytest.mark.integration
 
 # What scripts/run.sh gives its redis-server (checked below, so the two cannot drift).
-
-
-def children(pid: int) -> list[int]:
-    """PIDs whose parent is `pid` (RQ's work horse is the worker's only child)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue  # the process ended while we looked
-        if ppid == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def assert_nothing_servable(settings: Settings, client: Any, job_id: str) -> None:

@@ -49,3 +49,5 @@ def test_the_readmes_commands_run_in_order_and_say_what_it_says(
     assert "ended: canceled" in out
     assert '"over_limits":{"model.layers":' in out
     assert "\n204\n" in out  # the dataset deleted
+    assert "4 trials" in out  # the sweep's trials, each a job
+    assert "promoted: True" in out

@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 from service.app import create_app
 from service.config import Settings
 from tests.browser import console_errors, text, until
-from tests.helpers import example
+from tests.helpers import EXAMPLES, example
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +123,39 @@ def test_with_api_keys_the_dashboard_asks_for_one_and_then_shows_the_jobs(
     assert not browser.find_element(By.ID, "notice").is_displayed()
     assert text(browser, "#key-state") == "API key: set"
     browser.execute_script("sessionStorage.clear()")  # the browser outlives this test
+
+
+def test_a_sweep_is_followed_live_to_its_leaderboard_and_charts(
+    server: str, worker: Any, browser: WebDriver, snap: Callable[[str], None]
+) -> None:
+    body = json.loads((EXAMPLES / "digits_sweep.json").read_text())
+    body["spec"]["fit"].update(epochs=3, early_stopping=None)
+    body.update(trials=3, parallel=1, pruner="none", promote=None)
+    request = urllib.request.Request(
+        f"{server}/v1/sweeps",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        sweep_id = json.loads(response.read())["id"]
+
+    browser.get(f"{server}/ui/sweeps")
+    row = f'tr[data-sweep-id="{sweep_id}"]'
+    assert until(browser, lambda b: text(b, f"{row} a") == "digits-sweep")
+    browser.find_element(By.CSS_SELECTOR, f"{row} a").click()
+    # Live: the leaderboard fills in as trials end, until all three have.
+    until(browser, lambda b: text(b, "#status") == "finished", timeout=180)
+    rows = browser.find_elements(By.CSS_SELECTOR, "#leaderboard tr")
+    assert len(rows) == 3
+    shown = [float(r.find_element(By.CSS_SELECTOR, ".objective").text) for r in rows]
+    assert shown == sorted(shown)  # val_loss, minimized: best first
+    heading = browser.find_element(By.ID, "objective-name").get_attribute("textContent")
+    assert heading == "val_loss"  # (the header row is styled in capitals)
+    # One chart per searched path, one dot per trial, the best marked.
+    charts = browser.find_elements(By.CSS_SELECTOR, "#charts figure")
+    assert [c.get_attribute("data-path") for c in charts] == list(body["search"])
+    for chart in charts:
+        assert len(chart.find_elements(By.TAG_NAME, "circle")) == 3
+        assert len(chart.find_elements(By.CSS_SELECTOR, "circle.trial-best")) == 1
+    snap("ui-sweep")
+    assert console_errors(browser) == []

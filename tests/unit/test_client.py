@@ -18,7 +18,7 @@ from rich.console import Console
 from client import ApiError, render, sse
 from client.api import _problem
 from client.cli import main
-from service.routes.jobs import _sse
+from service.http import sse as server_event
 from tests.helpers import ROOT, free_port
 
 JOB_ID = "40f3a257-5e7b-4bcc-baaf-7be131d0cad5"
@@ -39,10 +39,10 @@ def parsed(*chunks: bytes) -> list[sse.Event]:
 
 def test_the_servers_own_events_parse_back_to_their_data() -> None:
     stream = (
-        _sse("epoch", {"epoch": 1, "epochs": 2, "loss": 0.5}, 1)
+        server_event("epoch", {"epoch": 1, "epochs": 2, "loss": 0.5}, 1)
         + ": keepalive\n\n"
-        + _sse("epoch", {"epoch": 2, "epochs": 2, "loss": 0.25}, 2)
-        + _sse("end", {"id": JOB_ID, "status": "finished", "name": "é"})
+        + server_event("epoch", {"epoch": 2, "epochs": 2, "loss": 0.25}, 2)
+        + server_event("end", {"id": JOB_ID, "status": "finished", "name": "é"})
     ).encode()
     events = parsed(stream)
     assert [(e.event, e.id) for e in events] == [("epoch", "1"), ("epoch", "2"), ("end", "2")]

@@ -114,4 +114,22 @@ export function waitMs(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Call `refresh` (which returns whether anything is still running) every `busyMs`
+ * while something runs, else every `idleMs`, skipping hidden tabs; stop polling on a
+ * 401 or 403 until a key is given (the page reloads then). */
+export async function poll(refresh, what, busyMs = 1000, idleMs = 3000) {
+  for (;;) {
+    let busy = false;
+    if (!document.hidden) {
+      try {
+        busy = await refresh();
+      } catch (problem) {
+        if (problem.status === 401 || problem.status === 403) return;
+        notice(`Could not load the ${what}: ${problem.message}`);
+      }
+    }
+    await waitMs(busy ? busyMs : idleMs);
+  }
+}
+
 initKeyForm();

@@ -75,3 +75,43 @@ export function lineChart(name, history, epochs, bestEpoch) {
   }
   return { chart, series: lines.map((s) => ({ label: s.label, className: s.className, last: s.values.at(-1) })) };
 }
+
+/** An SVG scatter of a sweep's objective (y) against one searched parameter (x): one
+ * dot per trial that has an objective. `distribution` is the parameter's, as the sweep
+ * resource gives it: a range (on a log axis when `log`) or choices (evenly spaced). */
+export function scatterChart(path, distribution, trials, bestNumber) {
+  const choice = distribution.kind === "choice";
+  const labels = choice ? distribution.choices.map((c) => JSON.stringify(c)) : [];
+  const scale = (value) => (distribution.log ? Math.log10(value) : value);
+  const position = (value) => (choice ? labels.indexOf(JSON.stringify(value)) : scale(value));
+  const points = trials.filter((t) => typeof t.objective === "number")
+    .map((t) => ({ x: position(t.params[path]), y: t.objective, trial: t }));
+  let [xLow, xHigh] = choice ? [-0.5, labels.length - 0.5] : [scale(distribution.low), scale(distribution.high)];
+  if (xHigh - xLow < 1e-12) [xLow, xHigh] = [xLow - 0.5, xHigh + 0.5];
+  const ys = points.map((p) => p.y);
+  let [low, high] = ys.length ? [Math.min(...ys), Math.max(...ys)] : [0, 1];
+  if (high - low < 1e-12) [low, high] = [low - 0.5, high + 0.5];
+  const plotW = WIDTH - PAD.left - PAD.right;
+  const plotH = HEIGHT - PAD.top - PAD.bottom;
+  const x = (v) => (PAD.left + ((v - xLow) / (xHigh - xLow)) * plotW).toFixed(1);
+  const y = (v) => (PAD.top + (1 - (v - low) / (high - low)) * plotH).toFixed(1);
+
+  const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, class: "chart", role: "img" });
+  chart.append(svg("title", {}, `objective against ${path}`));
+  for (const value of [low, (low + high) / 2, high]) {
+    chart.append(svg("line", { class: "grid", x1: PAD.left, x2: WIDTH - PAD.right, y1: y(value), y2: y(value) }));
+    chart.append(svg("text", { class: "tick", x: PAD.left - 6, y: y(value), "text-anchor": "end", "dominant-baseline": "middle" }, Number(value.toPrecision(3)).toString()));
+  }
+  const ticks = choice ? labels.map((label, i) => [i, label])
+    : [[xLow, distribution.low], [xHigh, distribution.high]];
+  for (const [at, label] of ticks) {
+    chart.append(svg("text", { class: "tick", x: x(at), y: HEIGHT - 8, "text-anchor": "middle" }, String(label).slice(0, 12)));
+  }
+  for (const point of points) {
+    const kind = point.trial.number === bestNumber ? "trial-best" : point.trial.status === "pruned" ? "trial-pruned" : "trial";
+    const dot = svg("circle", { class: kind, cx: x(point.x), cy: y(point.y), r: 4 });
+    dot.append(svg("title", {}, `trial ${point.trial.number}: ${point.trial.status}`));
+    chart.append(dot);
+  }
+  return chart;
+}

@@ -11,7 +11,7 @@ import { modelSummary, zeroRows } from "./summary.js";
 const JOB_ID = document.getElementById("job").dataset.jobId;
 const WAIT_S = 25; // under gunicorn's timeout and most proxies'
 const RETRY_MS = 2000;
-const ENDED = new Set(["finished", "failed", "canceled"]);
+const ENDED = new Set(["finished", "failed", "canceled", "pruned"]);
 
 function renderHead(job) {
   document.title = `${job.name || "Job"} · Keras training service`;

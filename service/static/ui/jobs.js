@@ -1,10 +1,7 @@
 // The jobs list: polls GET /v1/jobs (newest first) and redraws the table.
 import {
-  api, el, formatDate, formatMetric, notice, progressText, setBar, statusBadge, waitMs,
+  api, el, formatDate, formatMetric, notice, poll, progressText, setBar, statusBadge,
 } from "./api.js";
-
-const BUSY_MS = 1000; // while a job is queued or running
-const IDLE_MS = 3000; // otherwise: new jobs still show up within a few seconds
 
 function metricsCell(job) {
   if (job.error) return el("td", { class: "problem-text", text: job.error.title });
@@ -34,19 +31,4 @@ async function refresh() {
   return jobs.some((job) => job.status === "queued" || job.status === "started");
 }
 
-async function follow() {
-  for (;;) {
-    let busy = false;
-    if (!document.hidden) {
-      try {
-        busy = await refresh();
-      } catch (problem) {
-        if (problem.status === 401 || problem.status === 403) return; // until a key is given
-        notice(`Could not load the jobs: ${problem.message}`);
-      }
-    }
-    await waitMs(busy ? BUSY_MS : IDLE_MS);
-  }
-}
-
-follow();
+poll(refresh, "jobs");
