@@ -139,6 +139,7 @@ def test_a_sweep_is_followed_live_to_its_leaderboard_and_charts(
     with urllib.request.urlopen(request, timeout=60) as response:
         sweep_id = json.loads(response.read())["id"]
 
+    console_errors(browser)  # drains what earlier tests left (a refused key, a 422)
     browser.get(f"{server}/ui/sweeps")
     row = f'tr[data-sweep-id="{sweep_id}"]'
     assert until(browser, lambda b: text(b, f"{row} a") == "digits-sweep")
