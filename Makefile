@@ -54,6 +54,8 @@ bench: setup
 	$(BIN)/python bench/jobs.py
 	$(BIN)/python bench/slow_bodies.py
 	$(BIN)/python bench/sweeps.py
+	$(BIN)/python bench/resume.py
+	$(BIN)/python bench/batch.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

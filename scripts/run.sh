@@ -69,6 +69,9 @@ for _ in $(seq "${WORKERS:-1}"); do
   pids+=($!)
 done
 echo "Started ${WORKERS:-1} worker(s) (log: var/log/worker.log; restarted when they exit)."
+# RQ's scheduler: puts delayed retries (webhook deliveries) back on the queues.
+"$BIN/python" -m worker.scheduler >>var/log/worker.log 2>&1 &
+pids+=($!)
 
 # The API behind nginx (FRONT=nginx, the default): nginx reads each request whole before
 # gunicorn sees it, so clients that trickle their bodies cannot take gunicorn's threads

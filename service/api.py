@@ -210,6 +210,11 @@ class SweepIdConverter(_FieldConverter):
     field = JobId("sweep")
 
 
+class BatchIdConverter(_FieldConverter):
+    regex = UUID
+    field = JobId("batch prediction")
+
+
 class RefConverter(_FieldConverter):
     regex = f"(?:{UUID}|{ALIAS})"
     field = ModelRef()
@@ -231,6 +236,7 @@ CONVERTERS = {
     "job_id": JobIdConverter,
     "dataset_id": DatasetIdConverter,
     "sweep_id": SweepIdConverter,
+    "batch_id": BatchIdConverter,
     "ref": RefConverter,
     "alias": AliasConverter,
 }

@@ -22,6 +22,7 @@ from service.problems import register_error_handlers
 from service.routes import (
     aliases,
     artifacts,
+    batches,
     curves,
     datasets,
     docs,
@@ -42,7 +43,7 @@ _ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 # The API's blueprints by API_ROLE, in the order the description lists them. A serving
 # process mounts the model routes only (none of which imports TensorFlow); the
 # dashboard (ui) is pages for people and is not part of the API.
-TRAINING = (jobs, curves, datasets, specs, sweeps)
+TRAINING = (jobs, curves, datasets, specs, sweeps, batches)
 ROLES = {
     "full": (
         *TRAINING,

@@ -32,6 +32,9 @@ class Settings:
     # whatever its process accumulates is given back. Each job already runs in a fork of
     # its own; this bounds the worker's slow growth for one restart (~4 s) per 100 jobs.
     worker_max_jobs: int = 100
+    # A job whose worker dies mid-fit (killed, out of memory, machine lost) is queued
+    # again this many times, and resumes from its latest checkpoint.
+    job_retries: int = 2
     # How long finished and failed job records stay in Redis (artifacts stay on disk).
     job_ttl_s: int = 30 * 24 * 3600
     # Seconds a job's artifacts are kept after it was saved; 0 keeps them until the job
@@ -78,6 +81,13 @@ class Settings:
     # can reach it. Kept out of repr so that logging settings cannot leak a key.
     api_keys: str = field(default="", repr=False)
     api_keys_file: str = ""
+    # Job-end webhooks (a spec's `notify`): the HMAC-SHA256 key that signs each
+    # delivery (none: `notify` is refused), and the hosts that may be called: names,
+    # or `*.example.com`, separated by commas; empty allows any host whose addresses
+    # are public. Loopback, private and link-local addresses are called only for a
+    # host this list names.
+    webhook_secret: str = field(default="", repr=False)
+    webhook_allowed_hosts: str = ""
     # What an API process serves: "full" (every route) or "serving" (only the model
     # routes: predictions in every protocol, model metadata and summaries, artifacts,
     # health, metrics, docs), for small replicas that scale predictions apart.

@@ -6,16 +6,17 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
 from service import metrics
 from service.config import Settings
-from service.errors import Conflict, JobNotFinished, ModelUnavailable, NotFound
+from service.errors import Conflict, InvalidSpec, JobNotFinished, ModelUnavailable, NotFound
 from service.ml.artifacts import ONNX_FILE, ArtifactStore
 from service.ml.cache import ModelCache
 from service.ml.digests import DigestCache
+from service.schemas.fields import is_uuid
 from service.store import connect
 from service.store.aliases import AliasStore
 from service.store.exports import ExportQueue
@@ -174,6 +175,27 @@ class Services:
         raise ModelUnavailable(
             f"Job {job_id} finished, but its model is missing from the artifact store."
         )
+
+    def check_init_from(self, spec: dict[str, Any]) -> None:
+        """Check a spec's `init_from` (a warm start) before it is queued: its source is a
+        finished job with a model, and its layers fit the new model's. The job ID (an
+        alias resolved) is written into the spec, so the worker starts from the model
+        checked here even if the alias moves meanwhile."""
+        init_from = spec.get("init_from")
+        if not init_from:
+            return
+        from service.ml.warm_start import check  # Keras: imported on first use
+
+        ref = init_from["job_id"]
+        try:
+            job_id = ref if is_uuid(ref) else self.aliases.resolve(ref)
+            if job_id is None:
+                raise NotFound(f"No alias {ref!r}.")
+            self.require_model(job_id)
+        except (NotFound, Conflict, JobNotFinished, ModelUnavailable) as exc:
+            raise InvalidSpec({"init_from.job_id": [exc.detail]}) from None
+        check(spec["model"], init_from, self.artifacts.local_model(job_id))
+        init_from["job_id"] = job_id
 
     def preload(self) -> list[str]:
         """Load the models PRELOAD_MODELS names; return the IDs loaded."""

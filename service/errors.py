@@ -252,6 +252,13 @@ class TrainingTimedOut(TrainingFailed):
     when = "a job: training ran longer than its `fit.max_seconds`"
 
 
+class BatchPredictionFailed(ServiceError):
+    """Why a batch prediction failed, as its resource reports it."""
+
+    status, slug, title = 500, "batch-prediction-failed", "Batch prediction failed"
+    when = "a batch prediction: a chunk of rows could not be predicted (the rows are named)"
+
+
 class ExportFailed(ServiceError):
     """Why building an export of a trained model failed, as the export resource
     reports it (never a traceback)."""

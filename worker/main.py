@@ -14,12 +14,15 @@ starts it again).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import logging.config
+import time
 from typing import Any
 
 from redis import Redis
 from rq import Queue, Worker
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker
@@ -44,6 +47,13 @@ log = logging.getLogger(__name__)
 # means a dead worker, not a busy one, because the parent process only waits.
 MONITORING_INTERVAL_S = 5
 HEARTBEAT_GRACE_S = 10
+# An idle worker wakes this often (RQ waits on the queues for its TTL less 15 s) and
+# runs its maintenance when it is due: RQ's cleanup, which queues again the jobs of dead
+# workers (to resume from their checkpoints) with nobody reading them, and the sweeps'.
+WORKER_TTL_S = 45
+MAINTENANCE_S = 30
+# Retention sweeps the artifact store: every 10 minutes is enough.
+RETENTION_S = 600
 
 
 class TrainingWorker(Worker):
@@ -52,15 +62,20 @@ class TrainingWorker(Worker):
     request ID on the lines logged while it runs."""
 
     settings: Settings | None = None
+    _retention_at = -float("inf")
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
-        if self.settings is not None and self.settings.artifact_ttl_s > 0:
+        if self.settings is None:
+            return
+        reconcile_sweeps(self.settings, self.connection)
+        if time.monotonic() - self._retention_at < RETENTION_S:
+            return
+        self._retention_at = time.monotonic()
+        if self.settings.artifact_ttl_s > 0:
             expire_artifacts(self.settings, self.connection)
-        if self.settings is not None and self.settings.dataset_ttl_s > 0:
+        if self.settings.dataset_ttl_s > 0:
             expire_datasets(self.settings, self.connection)
-        if self.settings is not None:
-            reconcile_sweeps(self.settings, self.connection)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         # Set before the work horse is forked, so that every line about this job, the
@@ -72,6 +87,15 @@ class TrainingWorker(Worker):
     def prepare_job_execution(self, job: Job, *args: Any, **kwargs: Any) -> None:
         super().prepare_job_execution(job, *args, **kwargs)
         JobReporter(job).started()
+
+    def handle_job_failure(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> None:
+        # When a work horse dies, this process's copy of its job dates from the job's
+        # start, and RQ saves it whole as it queues the job again: read back what the
+        # horse wrote first (its history, its progress, whether it failed for good),
+        # or the retry would lose it.
+        with contextlib.suppress(NoSuchJobError):
+            job.refresh()
+        super().handle_job_failure(job, queue, *args, **kwargs)
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         ttl = self.job_monitoring_interval
@@ -144,6 +168,8 @@ def build_worker(settings: Settings, worker_class: type[BaseWorker] = TrainingWo
         connection=redis,
         serializer=JSONSerializer,
         job_monitoring_interval=MONITORING_INTERVAL_S,
+        worker_ttl=WORKER_TTL_S,
+        maintenance_interval=MAINTENANCE_S,
     )
     worker.settings = settings  # for TrainingWorker's maintenance
     return worker

@@ -7,14 +7,16 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rq import get_current_job
 from rq.job import Job
 
 from service.config import Settings
 from service.errors import (
+    BatchPredictionFailed,
     ExportFailed,
     JobCanceled,
     ServiceError,
@@ -34,6 +36,9 @@ from service.store.aliases import AliasStore
 from service.store.jobs import JobQueue, JobReporter
 from service.store.sweeps import SweepStore
 from service.sweeps.runner import SweepRunner, TrialRun, trial_outcome
+
+if TYPE_CHECKING:
+    from service.ml.checkpoints import Resume
 
 log = logging.getLogger(__name__)
 _settings: Settings | None = None
@@ -119,6 +124,12 @@ def train(spec: dict[str, Any]) -> dict[str, Any]:
     finally:
         if sweep:
             trial_ended(settings, job, sweep, status, time.monotonic() - started)
+        notify = spec.get("notify")
+        if notify and status in notify["events"]:
+            try:
+                JobQueue(job.connection, settings).queue_delivery(job.id, status)
+            except StoreUnavailable as exc:  # a webhook must not change the job's outcome
+                log.warning("job %s: webhook not queued: %s", job.id, exc)
 
 
 def _train(
@@ -128,7 +139,11 @@ def _train(
     reporter: JobReporter,
     trial: TrialRun | None,
 ) -> dict[str, Any]:
-    should_stop = stop_check(reporter, spec["fit"]["max_seconds"], trial)
+    store = ArtifactStore(settings.artifact_root)
+    resume = resumption(store, job.id, reporter)
+    # fit.max_seconds counts the fitting of every attempt.
+    spent = resume.fit_seconds if resume else 0.0
+    should_stop = stop_check(reporter, max(0, spec["fit"]["max_seconds"] - spent), trial)
 
     def on_epoch(epoch: int, logs: dict[str, float | None]) -> None:
         reporter.epoch(epoch, logs)
@@ -138,9 +153,24 @@ def _train(
     try:
         if (early := should_stop()) is not None:  # canceled while it waited
             raise early
-        store = ArtifactStore(settings.artifact_root)
         uploaded = DatasetStore(store).for_data(spec["data"])  # None unless it names one
-        result = train_model(spec, on_epoch=on_epoch, should_stop=should_stop, uploaded=uploaded)
+        result = train_model(
+            spec,
+            on_epoch=on_epoch,
+            should_stop=should_stop,
+            uploaded=uploaded,
+            resume=resume,
+            write_checkpoint=lambda content: store.write_checkpoint(job.id, content),
+            init_model=init_model(settings, spec) if resume is None else None,
+        )
+        if result.checkpoint_seconds:
+            costs = result.checkpoint_seconds
+            log.info(
+                "job %s: %d checkpoints, %.1f ms each on average",
+                job.id,
+                len(costs),
+                1000 * sum(costs) / len(costs),
+            )
         report = result.report()
         store.save(
             job.id,
@@ -176,8 +206,40 @@ def _train(
         log.exception("job %s failed", job.id)
         reporter.failed(failure(exc))
         raise
+    finally:
+        # The job has ended (a worker that dies never gets here: the next attempt
+        # resumes from the checkpoint).
+        store.delete_checkpoint(job.id)
     reporter.finished(report, result.diagnosis)
     return report
+
+
+def init_model(settings: Settings, spec: dict[str, Any]) -> Any:
+    """The model a warm start begins from (the spec's `init_from`), or None."""
+    if not spec.get("init_from"):
+        return None
+    import keras
+
+    store = ArtifactStore(settings.artifact_root, settings.artifact_cache)
+    return keras.models.load_model(store.local_model(spec["init_from"]["job_id"]), compile=False)
+
+
+def resumption(store: ArtifactStore, job_id: str, reporter: JobReporter) -> Resume | None:
+    """The checkpoint an earlier attempt of this job left, if any: this attempt goes
+    on from it. One that cannot be read is ignored (the fit starts again)."""
+    content = store.read_checkpoint(job_id)
+    if content is None:
+        return None
+    from service.ml.checkpoints import loads
+
+    try:
+        resume = loads(content)
+    except Exception:
+        log.exception("job %s: unreadable checkpoint; starting again", job_id)
+        return None
+    log.info("job %s resumes after epoch %d", job_id, resume.epoch)
+    reporter.resumed(resume.epoch)
+    return resume
 
 
 def trial_ended(
@@ -229,6 +291,124 @@ def failure(exc: BaseException) -> TrainingFailed:
             "fit.batch_size."
         )
     return TrainingFailed(f"Training failed: {keras_message(exc)} ({type(exc).__name__})")
+
+
+class DeliveryFailed(Exception):
+    """A webhook delivery the receiver did not accept; RQ tries it again later."""
+
+
+def deliver(job_id: str, event: str) -> dict[str, Any]:
+    """POST an ended job to its spec's webhook, signed, and record the attempt on the
+    job; raise (RQ retries with backoff) unless the receiver answered 2xx. A URL that
+    is no longer allowed (its host resolves to a private address now, say) is not
+    called, and not tried again."""
+    import orjson
+    import requests
+
+    from service.notify import SIGNATURE_HEADER, TIMEOUT_S, allowed_hosts, refusal, signature
+    from service.schemas.jobs import job_document
+
+    settings = _settings or Settings.from_env()
+    current = get_current_job()
+    jobs = JobQueue(current.connection, settings)
+    record = jobs.get(job_id)
+    if record is None or record.notify is None:
+        return {"delivered": False}
+    url = record.notify["url"]
+    timestamp = int(time.time())
+    attempt: dict[str, Any] = {"at": _now(), "event": event}
+    why = refusal(url, allowed_hosts(settings.webhook_allowed_hosts))
+    if why:
+        attempt["error"] = why
+        jobs.record_delivery(job_id, attempt)
+        current.retries_left = 0  # what a retry would find too
+        raise DeliveryFailed(why)
+    body = orjson.dumps({"event": event, "timestamp": timestamp, "job": job_document(record)})
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: signature(settings.webhook_secret, body, timestamp),
+    }
+    try:
+        answer = requests.post(
+            url, data=body, headers=headers, timeout=TIMEOUT_S, allow_redirects=False
+        )
+        attempt["status"] = answer.status_code
+    except requests.RequestException as exc:
+        attempt["error"] = f"{type(exc).__name__}: the receiver did not answer."
+    jobs.record_delivery(job_id, attempt)
+    if not 200 <= attempt.get("status", 0) < 300:
+        raise DeliveryFailed(f"{url}: {attempt.get('status') or attempt['error']}")
+    return {"delivered": True, "status": attempt["status"]}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def batch_predict(request: dict[str, Any]) -> dict[str, Any]:
+    """Predict every row of an uploaded dataset with a trained model's ONNX session (the
+    API checked the request) and store the predictions as CSV, whole; report progress
+    after each chunk, and stop there when canceled."""
+    import numpy as np
+
+    from service.ml.batch import ChunkFailed, write_csv
+    from service.ml.predictor import Predictor
+
+    settings = _settings or Settings.from_env()
+    job = get_current_job()
+    reporter = JobReporter(job)
+    store = ArtifactStore(settings.artifact_root, settings.artifact_cache)
+    started = time.monotonic()
+
+    def on_chunk(done: int) -> None:
+        job.meta["rows_done"] = done
+        job.save_meta()
+        if reporter.cancel_requested():
+            raise JobCanceled("Canceled on request.")
+
+    try:
+        model_id = request["job_id"]
+        onnx_model = store.read_bytes(model_id, ONNX_FILE)
+        table = DatasetStore(store).load(request["dataset_id"])
+        if onnx_model is None or table is None:
+            gone = "model" if onnx_model is None else "dataset"
+            raise BatchPredictionFailed(f"The {gone} was deleted before the batch started.")
+        predictor = Predictor(onnx_model, store.read(model_id, "classes"))
+        picked = [table.columns.index(name) for name in request["columns"]]
+        x = np.ascontiguousarray(table.values[:, picked]).reshape(-1, *predictor.input_shape)
+        with tempfile.TemporaryDirectory() as workdir:
+            path = Path(workdir) / "predictions.csv"
+            with path.open("wb") as out:
+                rows = write_csv(predictor, x, request["return"], out, on_chunk)
+            size = path.stat().st_size
+            store.put_whole(store.batch_path(job.id), path)
+    except JobCanceled:
+        reporter.canceled()
+        return {"canceled": True}
+    except ChunkFailed as exc:
+        log.exception("batch prediction %s failed", job.id)
+        reporter.failed(
+            BatchPredictionFailed(
+                f"Predicting rows {exc.first} to {exc.last} failed: "
+                f"{type(exc.cause).__name__}: {exc.cause}"
+            )
+        )
+        raise
+    except ServiceError as exc:
+        reporter.failed(exc)
+        raise
+    except Exception as exc:
+        log.exception("batch prediction %s failed", job.id)
+        reporter.failed(
+            BatchPredictionFailed(f"The batch prediction failed: {type(exc).__name__}.")
+        )
+        raise
+    seconds = time.monotonic() - started
+    result = {"rows": rows, "bytes": size, "seconds": round(seconds, 3)}
+    job.meta["result"] = result
+    job.save_meta()
+    log.info("batch prediction %s: %d rows in %.2f s", job.id, rows, seconds)
+    return result
 
 
 def export(job_id: str, export_format: str) -> dict[str, Any]:

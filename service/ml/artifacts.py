@@ -13,6 +13,7 @@ rename or a single PUT, so a listing never shows one half-written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -42,6 +43,12 @@ EXPORT_FILES = {
 # Formats by their former names: TFLite is LiteRT now.
 EXPORT_ALIASES = {"tflite": "litert"}
 DEFAULT_CACHE = "var/cache"  # as Settings.artifact_cache, for stores that only write
+# A running job's latest checkpoint (service.ml.checkpoints): one file per job in this
+# directory of the root, outside the job's own directory (which appears only with the
+# model, whole).
+CHECKPOINTS = "checkpoints"
+# Batch predictions' CSV files (service.ml.batch), one per batch, by its ID.
+BATCHES = "batch-predictions"
 _TEMP_PREFIX = ".partial-"
 # Job IDs (and dataset IDs) are UUIDs; checking the form keeps any path trick out of
 # the store.
@@ -170,17 +177,22 @@ class ArtifactStore:
         no model (deleted meanwhile): a directory is never brought back for it."""
         if not self.has_model(job_id):
             raise FileNotFoundError(f"Job {job_id} has no stored model.")
-        target = f"{self.job_dir(job_id)}/{name}"
+        self.put_whole(f"{self.job_dir(job_id)}/{name}", local)
+
+    def put_whole(self, target: str, local: Path) -> None:
+        """Publish a local file at store path `target`, whole or not at all, replacing
+        any file there."""
         if self.remote:
             self.fs.put_file(str(local), target)  # one PUT (or multipart upload): atomic
             return
         # Copied into a temporary directory of the root (same file system, cleaned up by
         # remove_partials after a crash), flushed, then renamed over the target.
-        temp = self._temp_dir(f"{job_id}-{name}")
+        temp = self._temp_dir(Path(target).name)
         try:
-            shutil.copyfile(local, temp / name)
+            shutil.copyfile(local, temp / "file")
             _fsync_tree(temp)
-            os.replace(temp / name, target)
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temp / "file", target)
         finally:
             shutil.rmtree(temp, ignore_errors=True)
 
@@ -241,10 +253,45 @@ class ArtifactStore:
         return directory
 
     def delete(self, job_id: str) -> bool:
-        """Remove all of a job's artifacts (its model first); True if there were any."""
+        """Remove all of a job's artifacts (its model first), and its checkpoint; True
+        if there were any."""
         directory = self.job_dir(job_id)  # checks the ID before anything is removed
         shutil.rmtree(self.cache_dir / job_id, ignore_errors=True)
+        self.delete_checkpoint(job_id)
         return self.remove(directory, MODEL_FILE)
+
+    def checkpoint_path(self, job_id: str) -> str:
+        self.job_dir(job_id)  # checks the ID
+        return self.path(CHECKPOINTS, f"{job_id}.npz")
+
+    def write_checkpoint(self, job_id: str, content: bytes) -> None:
+        """Replace a job's checkpoint, whole or not at all: a rename on a local root,
+        one PUT on an object store."""
+        target = self.checkpoint_path(job_id)
+        if self.remote:
+            self.fs.pipe_file(target, content)
+            return
+        temp = self._temp_dir(f"checkpoint-{job_id}")
+        try:
+            (temp / "checkpoint.npz").write_bytes(content)
+            self.put_whole(target, temp / "checkpoint.npz")
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+
+    def batch_path(self, batch_id: str) -> str:
+        """Where a batch prediction's CSV is stored."""
+        self.job_dir(batch_id)  # checks the ID (a UUID, as job IDs are)
+        return self.path(BATCHES, f"{batch_id}.csv")
+
+    def read_checkpoint(self, job_id: str) -> bytes | None:
+        try:
+            return self.fs.cat_file(self.checkpoint_path(job_id))
+        except FileNotFoundError:
+            return None
+
+    def delete_checkpoint(self, job_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self.checkpoint_path(job_id))
 
     def expire(self, older_than_s: float, keep: set[str]) -> list[str]:
         """Delete the artifacts of jobs whose model was saved more than `older_than_s`

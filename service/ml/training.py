@@ -16,9 +16,11 @@ import keras
 import numpy as np
 
 from service.errors import ServiceError, TrainingDiverged
+from service.ml import warm_start
 from service.ml.baseline import prior_loss
 from service.ml.builder import adapt_normalization, build_model, compile_model
 from service.ml.catalog import LOSSES, LossKind
+from service.ml.checkpoints import Checkpointer, RestoreStopping, Resume, restore
 from service.ml.classes import class_map
 from service.ml.diagnosis import diagnose
 from service.ml.preflight import load_data
@@ -30,6 +32,8 @@ CHECK_ROWS = 256  # held-out rows a model's ONNX form is checked on
 # Asked between batches whether to end the fit; returns why (the error the run then
 # raises: canceled, out of time) or None to go on.
 StopCheck = Callable[[], ServiceError | None]
+# Stores a checkpoint (bytes), whole or not at all.
+CheckpointWriter = Callable[[bytes], None]
 
 
 @dataclass
@@ -42,11 +46,12 @@ class TrainingResult:
     best_epoch: int | None  # 1-based epoch whose weights were kept, with early stopping
     summary: dict[str, Any]
     classes: dict[str, Any] | None  # how outputs map to class labels (classifiers only)
-    seconds: float
+    seconds: float  # fitting and evaluating, over every attempt of the job
     diagnosis: dict[str, Any] | None = None  # what the curves say (service.ml.diagnosis)
     # Rows the model never trained on (the test split, when there is one), to check
     # its ONNX form against (service.ml.conversion).
     check_rows: np.ndarray | None = None
+    checkpoint_seconds: list[float] | None = None  # what each checkpoint cost
 
     def report(self) -> dict[str, Any]:
         """The JSON-able outcome (everything but the model)."""
@@ -64,20 +69,41 @@ def train(
     on_epoch: EpochReport | None = None,
     should_stop: StopCheck | None = None,
     uploaded: Table | None = None,
+    resume: Resume | None = None,
+    write_checkpoint: CheckpointWriter | None = None,
+    init_model: keras.Model | None = None,
 ) -> TrainingResult:
     """Train the model a normalized spec describes (checked by service.ml.preflight
     before it was queued: nothing is checked again here); `on_epoch(epoch, logs)` is called
     after each finished epoch (1-based) with its loss and metrics, and `should_stop()`
     between batches (raising what it returns, before anything is evaluated or kept).
-    `uploaded` is the table of the spec's `data.dataset_id`, if it names one."""
-    started = time.perf_counter()
+    `uploaded` is the table of the spec's `data.dataset_id`, if it names one.
+
+    With `write_checkpoint`, a checkpoint goes to it every `fit.checkpoint_every`
+    epochs; with `resume` (a checkpoint read back), the fit goes on after its epoch
+    with its weights, optimizer state, early stopping's state and history. With
+    `init_model` (the model of the spec's `init_from`, checked before queueing), the
+    fit starts from its weights (service.ml.warm_start)."""
+    started = time.perf_counter() - (resume.fit_seconds if resume else 0.0)
     fit = spec["fit"]
     keras.utils.set_random_seed(fit["seed"])  # weights, dropout and shuffling
     dataset = load_data(spec, uploaded, checked=False)  # checked before it was queued
     model = build_model(spec["model"])
     output_shape = tuple(model.output_shape[1:])
     adapt_normalization(model, dataset.train.x)
+    if init_model is not None:
+        copied = warm_start.plan(
+            spec["init_from"],
+            warm_start.weight_shapes(model),
+            warm_start.weight_shapes(init_model),
+            [layer.name for layer in model.layers],
+        )[0]
+        warm_start.copy_weights(model, init_model, copied)
+    if spec.get("init_from"):  # frozen on every attempt: a checkpoint holds no flags
+        warm_start.freeze(model, spec["init_from"]["freeze"])
     compile_model(model, spec["compile"])
+    if resume is not None:  # a later attempt: the checkpoint has the warm start in it
+        restore(model, resume)
 
     kind = LOSSES[spec["compile"]["loss"]["type"]].kind
     guard = DivergenceGuard()
@@ -89,6 +115,20 @@ def train(
     if fit["early_stopping"]:
         stopping = keras.callbacks.EarlyStopping(**fit["early_stopping"])
         callbacks.append(stopping)
+        if resume is not None:
+            callbacks.append(RestoreStopping(stopping, resume))
+    checkpointer = None
+    if write_checkpoint is not None and fit["checkpoint_every"]:
+        checkpointer = Checkpointer(
+            fit["checkpoint_every"],
+            write_checkpoint,
+            resume.history if resume else {},
+            resume.fit_seconds if resume else 0.0,
+            stopping,
+            skip=lambda: stopper.reason is not None or guard.diverged_at is not None,
+            clean=finite_or_none,
+        )
+        callbacks.append(checkpointer)
     validation = dataset.validation
     history = model.fit(
         dataset.train.x,
@@ -102,6 +142,7 @@ def train(
         shuffle=fit["shuffle"],
         callbacks=callbacks,
         verbose=0,
+        initial_epoch=resume.epoch if resume else 0,
     ).history
     if stopper.reason is not None:
         raise stopper.reason
@@ -123,19 +164,25 @@ def train(
     if stopping is not None and stopping.restore_best_weights and stopping.best_weights:
         best_epoch = stopping.best_epoch + 1
     clean = {name: [finite_or_none(v) for v in values] for name, values in history.items()}
+    if resume is not None:  # the epochs of earlier attempts, then this one's
+        clean = {
+            name: [*resume.history.get(name, []), *clean.get(name, [])]
+            for name in dict.fromkeys([*resume.history, *clean])
+        }
     baseline = prior_loss(spec["compile"]["loss"], dataset.train.y)
     return TrainingResult(
         model=model,
         history=clean,
         metrics={name: finite_or_none(v) for name, v in metrics.items()},
         evaluated_on=evaluated_on,
-        epochs_run=len(history.get("loss", [])),
+        epochs_run=len(clean.get("loss", [])),
         best_epoch=best_epoch,
         summary=summarize(model),
         classes=class_map(spec["compile"]["loss"], output_shape, dataset.class_names),
         seconds=time.perf_counter() - started,
         diagnosis=diagnose(clean, baseline_loss=baseline, kept_epoch=best_epoch),
         check_rows=held_out.x[:CHECK_ROWS].astype(np.float32),
+        checkpoint_seconds=checkpointer.costs if checkpointer else None,
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -26,6 +25,7 @@ from service.schemas.jobs import (
     JobSchema,
     JobWaitQuery,
     LastEventHeaders,
+    job_document,
 )
 from service.schemas.spec import TrainingSpecSchema
 from service.store.jobs import JobQueue, JobRecord
@@ -82,6 +82,7 @@ def submit_job(headers: dict[str, Any], spec: dict[str, Any]) -> Any:
             return replay
     uploaded = DatasetStore(ctx.artifacts).for_data(spec["data"])  # None unless it names one
     check_spec(spec, ctx.settings, uploaded)
+    ctx.check_init_from(spec)
     record, created = ctx.jobs.submit(spec, idempotency=idempotency)
     if not created:  # another request with this key won the race
         return _replay((record.id, ctx.jobs.claimed(key)[1]), idempotency[1])  # type: ignore[index]
@@ -220,6 +221,12 @@ def delete_job(job_id: str) -> tuple[str, int]:
         raise Conflict(
             f"Job {job_id} is {record.status}; cancel it first.", job_status=record.status
         )
+    starting = ctx.jobs.warm_starts_in_use().get(job_id)
+    if starting:
+        raise Conflict(
+            f"Jobs start from job {job_id}'s model (init_from): {', '.join(starting)}. Wait "
+            "for them to end, or cancel them, first."
+        )
     aliases = ctx.aliases.pointing_to(job_id)
     if aliases:
         raise Conflict(
@@ -268,23 +275,9 @@ def _events(jobs: JobQueue, record: JobRecord, sent: int) -> Iterator[str]:
 
 
 def job_resource(record: JobRecord) -> dict[str, Any]:
-    """The public JSON of a job (JobSchema describes it)."""
-    result = record.result or {}
+    """The public JSON of a job (JobSchema describes it): its document and its links."""
     return {
-        "id": record.id,
-        "name": record.name,
-        "status": record.status,
-        "created_at": _iso(record.created_at),
-        "started_at": _iso(record.started_at),
-        "ended_at": _iso(record.ended_at),
-        "progress": {"epoch": record.epoch, "epochs": record.epochs, "fraction": record.fraction},
-        "history": record.history,
-        "metrics": result.get("metrics"),
-        "result": {k: v for k, v in result.items() if k != "metrics"} or None,
-        "error": record.error,
-        "diagnosis": record.diagnosis,  # what the curves say, once training has ended
-        "queue": record.queue,
-        "sweep": record.sweep,
+        **job_document(record),
         "links": {
             "self": url_for("jobs.get_job", job_id=record.id),
             "events": url_for("jobs.job_events", job_id=record.id),
@@ -293,7 +286,3 @@ def job_resource(record: JobRecord) -> dict[str, Any]:
             "summary": url_for("models.summary", ref=record.id),
         },
     }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None

@@ -71,6 +71,7 @@ def submit_sweep(definition: dict[str, Any]) -> Any:
     uploaded = DatasetStore(ctx.artifacts).for_data(spec["data"])
     try:
         check_spec(spec, ctx.settings, uploaded)
+        ctx.check_init_from(spec)
     except InvalidSpec as exc:
         raise InvalidSweep({f"spec.{k}": v for k, v in (exc.errors or {}).items()}) from None
     space, _ = dimensions(definition["search"], spec)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from service.schemas.fields import Choice, JobId, Lenient, Variants
 from service.schemas.problems import JobErrorSchema
-from service.store.jobs import PRIORITIES, STATUSES
+from service.store.jobs import PRIORITIES, STATUSES, JobRecord
 
 MAX_LIST = 100
 MAX_WAIT_S = 60  # longest long-poll; under gunicorn's timeout and most proxies'
@@ -211,6 +214,45 @@ class JobSchema(Schema):
         },
     )
     queue = fields.String(required=True, metadata={"enum": list(PRIORITIES)})
+    notify = fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": (
+                "The spec's webhook (`url`, `events`) and its `deliveries` so far: each "
+                "attempt's time (`at`), `event`, and the receiver's `status` or the `error`."
+            )
+        },
+    )
+    attempts = fields.Integer(
+        required=True,
+        metadata={
+            "minimum": 0,
+            "description": (
+                "How many times a worker started the job: more than 1 when a worker died "
+                "mid-fit and the job was queued again (at most JOB_RETRIES times)."
+            ),
+        },
+    )
+    init_from = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "format": "uuid",
+            "description": "The job whose model this one started from (`init_from`); else null.",
+        },
+    )
+    resumed_from_epoch = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={
+            "minimum": 1,
+            "description": (
+                "The epoch whose checkpoint the latest attempt went on from; null if it "
+                "started from the beginning."
+            ),
+        },
+    )
     sweep = fields.Nested(
         type(
             "JobTrialSchema",
@@ -315,3 +357,33 @@ class JobEventSchema(Schema):
     event = fields.String(required=True, metadata={"enum": ["epoch", "end"]})
     id = fields.String(metadata={"pattern": "^[1-9][0-9]*$"})
     data = fields.String(required=True, metadata={"contentMediaType": "application/json"})
+
+
+def job_document(record: JobRecord) -> dict[str, Any]:
+    """A job's public JSON without its links (what a webhook delivers)."""
+    result = record.result or {}
+    return {
+        "id": record.id,
+        "name": record.name,
+        "status": record.status,
+        "created_at": iso(record.created_at),
+        "started_at": iso(record.started_at),
+        "ended_at": iso(record.ended_at),
+        "progress": {"epoch": record.epoch, "epochs": record.epochs, "fraction": record.fraction},
+        "history": record.history,
+        "metrics": result.get("metrics"),
+        "result": {k: v for k, v in result.items() if k != "metrics"} or None,
+        "error": record.error,
+        "diagnosis": record.diagnosis,  # what the curves say, once training has ended
+        "queue": record.queue,
+        "sweep": record.sweep,
+        "attempts": record.attempts,
+        "init_from": record.init_from,
+        "resumed_from_epoch": record.resumed_from_epoch,
+        "notify": record.notify,
+    }
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A moment as the API writes it: ISO 8601 in UTC with `Z`."""
+    return moment.isoformat().replace("+00:00", "Z") if moment else None

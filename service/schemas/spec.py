@@ -29,6 +29,8 @@ from service.ml.catalog import (
     OPTIMIZERS,
     Arg,
 )
+from service.notify import EVENTS as NOTIFY_EVENTS
+from service.notify import allowed_hosts, refusal
 from service.schemas.fields import (
     MAX_SIZE,
     Bool,
@@ -36,6 +38,7 @@ from service.schemas.fields import (
     Int,
     Items,
     JobId,
+    ModelRef,
     Number,
     PlainText,
     StrictSchema,
@@ -323,6 +326,19 @@ class FitSpecSchema(StrictSchema):
         },
     )
     early_stopping = fields.Nested(EarlyStoppingSchema, allow_none=True, load_default=None)
+    checkpoint_every = strict_int(
+        0,
+        MAX_SIZE,
+        load_default=1,
+        metadata={
+            "description": (
+                "Write a checkpoint (weights, optimizer state, early stopping's state, "
+                "history) every this many epochs, so a job whose worker dies resumes after "
+                "the last one on the next worker (at most JOB_RETRIES times); 0: none. "
+                "Checkpoints are deleted when the job ends."
+            )
+        },
+    )
 
 
 _NUMERIC_ARRAY = {
@@ -444,6 +460,77 @@ def inline_splits(data: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [data[key] for key in ("validation", "test") if key in data]
 
 
+class LayerSelection(fields.Field):
+    """`"all"`, or a list of layer names."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if value == "all":
+            return value
+        if not isinstance(value, list) or not value:
+            raise ValidationError('Expected "all" or a non-empty list of layer names.')
+        return [_layer_name().deserialize(name) for name in value]
+
+
+class InitFromSchema(StrictSchema):
+    class Meta(StrictSchema.Meta):
+        description = (
+            "Start from a finished job's weights instead of the initializers: to train on "
+            "more data or for more epochs, or to fine-tune with a new head."
+        )
+
+    job_id = ModelRef(
+        required=True,
+        metadata={"description": "The finished job (or an alias of it) whose weights to take."},
+    )
+    layers = LayerSelection(
+        load_default="all",
+        metadata={
+            "oneOf": [{"const": "all"}, {"type": "array", "items": {"type": "string"}}],
+            "description": (
+                "`all`: every layer of the new model that the source has by name with the "
+                "same weight shapes; or the layers to take, each of which the source must "
+                "have in the same shapes."
+            ),
+        },
+    )
+    freeze = fields.List(
+        _layer_name(),
+        load_default=list,
+        metadata={"description": "Layers of the new model not to train."},
+    )
+
+
+class NotifyURL(validate.Validator):
+    """A webhook URL the settings in force allow (service.notify), and a secret to sign
+    its deliveries with."""
+
+    def __call__(self, value: str) -> str:
+        settings = in_force()
+        if not settings.webhook_secret:
+            raise ValidationError(
+                "This service has no WEBHOOK_SECRET to sign deliveries with: notify is off."
+            )
+        why = refusal(value, allowed_hosts(settings.webhook_allowed_hosts))
+        if why:
+            raise ValidationError(why)
+        return value
+
+
+class NotifySchema(StrictSchema):
+    class Meta(StrictSchema.Meta):
+        description = (
+            "A webhook: when the job ends with one of `events`, the service POSTs the job "
+            "to `url`, signed (`X-Signature`), retrying with backoff for about an hour."
+        )
+
+    url = fields.String(required=True, validate=[validate.Length(1, 2000), NotifyURL()])
+    events = fields.List(
+        fields.String(validate=Choice(NOTIFY_EVENTS, "event")),
+        validate=validate.Length(min=1),
+        load_default=lambda: ["finished", "failed", "canceled"],
+    )
+
+
 class TrainingSpecSchema(StrictSchema):
     problem = InvalidSpec
 
@@ -463,6 +550,8 @@ class TrainingSpecSchema(StrictSchema):
     compile = fields.Nested(CompileSpecSchema, required=True)
     fit = fields.Nested(FitSpecSchema)
     data = fields.Nested(DataSpecSchema, required=True)
+    init_from = fields.Nested(InitFromSchema, allow_none=True, load_default=None)
+    notify = fields.Nested(NotifySchema, allow_none=True, load_default=None)
     queue = fields.String(
         validate=Choice(PRIORITIES, "queue"),
         load_default="default",

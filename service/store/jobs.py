@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
@@ -26,11 +26,14 @@ from rq.serializers import JSONSerializer
 from service.config import Settings
 from service.errors import ServiceError, TrainingTimedOut, WorkerLost
 from service.logs import current_request_id
+from service.notify import RETRY_INTERVALS, TIMEOUT_S
 from service.store import durations, keys, translated
 
 TASK = "worker.tasks.train"  # by name: the API never imports the worker or TensorFlow
+DELIVER_TASK = "worker.tasks.deliver"
 HARD_TIMEOUT_MARGIN_S = 300
-_WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+# RQ's statuses of a job that has not started.
+WAITING = (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
 
 STATUSES = ("queued", "started", "finished", "failed", "canceled", "pruned")
 # `pruned`: a sweep's trial that its pruner stopped (service.sweeps).
@@ -75,6 +78,10 @@ class JobRecord:
     diagnosis: dict[str, Any] | None = None  # set by the worker when training ends
     # A sweep's trial: {"id": sweep ID, "trial": number, "params": {path: value}}.
     sweep: dict[str, Any] | None = None
+    attempts: int = 0  # times a worker started it (more than 1: its worker died)
+    init_from: str | None = None  # the job whose model it started from (a warm start)
+    notify: dict[str, Any] | None = None  # its webhook, with the deliveries so far
+    resumed_from_epoch: int | None = None  # the checkpoint the last attempt started from
 
     @property
     def ended(self) -> bool:
@@ -160,6 +167,9 @@ class JobQueue:
             # A hard stop behind the fit's own deadline (fit.max_seconds, checked after
             # every batch), leaving time to evaluate and save.
             job_timeout=fit["max_seconds"] + HARD_TIMEOUT_MARGIN_S,
+            # Queued again if its worker dies (RQ retries an abandoned job); a failure
+            # the worker reports is final (JobReporter.failed).
+            retry=Retry(max=self.settings.job_retries) if self.settings.job_retries else None,
             result_ttl=self.settings.job_ttl_s,
             failure_ttl=self.settings.job_ttl_s,
             # RQ would otherwise store a repr of the whole spec (inline data included).
@@ -168,8 +178,11 @@ class JobQueue:
                 "name": spec.get("name"),
                 "epochs": fit["epochs"],
                 "queue": spec["queue"],
-                # An uploaded dataset the job trains on: it may not be deleted meanwhile.
+                # An uploaded dataset the job trains on, and the job whose model it
+                # starts from: neither may be deleted meanwhile.
                 "dataset_id": spec["data"].get("dataset_id"),
+                "init_from": (spec.get("init_from") or {}).get("job_id"),
+                "notify": spec.get("notify"),
                 # The submitting request's ID, for the worker's log lines of this job.
                 "request_id": current_request_id(),
                 **({"sweep": sweep} if sweep else {}),
@@ -196,7 +209,7 @@ class JobQueue:
         # The flag first: a worker dequeuing the job right now sees it before fitting.
         self.redis.set(keys.cancel(job_id), 1, ex=self.settings.job_ttl_s)
         job = Job.fetch(job_id, connection=self.redis, serializer=JSONSerializer)
-        if job.get_status(refresh=False) in _WAITING:
+        if job.get_status(refresh=False) in WAITING:
             with contextlib.suppress(InvalidJobOperation):  # canceled meanwhile
                 job.cancel()
                 # RQ records no end for a job that never started; the job ended now.
@@ -217,13 +230,16 @@ class JobQueue:
 
     def fail_abandoned(self) -> bool:
         """Mark failed the started jobs whose worker stopped renewing their heartbeat
-        (killed, out of memory, machine lost), so no job reads `started` forever.
+        (killed, out of memory, machine lost), so no job reads `started` forever: RQ
+        queues one with retries left again (it resumes from its checkpoint), and marks
+        the others failed.
 
         RQ does this itself only in a live worker's periodic maintenance (every 10
         minutes); doing it when a started job is read makes the outcome visible within
         the worker's heartbeat grace even when no worker is left. Returns whether any
-        job was marked failed. Lost jobs are not retried: a job that killed its worker
-        (out of memory, say) would likely kill the next one too.
+        job was marked failed or queued again. A lost job is retried at most
+        JOB_RETRIES times: one that kills every worker it runs on (out of memory, say)
+        then fails, saying so.
         """
         found = False
         for queue in self.queues.values():
@@ -259,18 +275,52 @@ class JobQueue:
             start += page
         return found[:limit]
 
+    def queue_delivery(self, job_id: str, event: str) -> None:
+        """Queue the webhook delivery of a job that has ended with `event` (the worker's
+        `deliver`), retried with backoff (service.notify.RETRY_INTERVALS)."""
+        self.queues["high"].enqueue(
+            DELIVER_TASK,
+            job_id,
+            event,
+            retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+            job_timeout=TIMEOUT_S * 3,
+            result_ttl=self.settings.job_ttl_s,
+            failure_ttl=self.settings.job_ttl_s,
+            description=f"webhook of job {job_id}",
+        )
+
+    def record_delivery(self, job_id: str, attempt: dict[str, Any]) -> None:
+        """Add a delivery attempt to a job's record (the job has ended: no other
+        writer)."""
+        try:
+            job = Job.fetch(job_id, connection=self.redis, serializer=JSONSerializer)
+        except NoSuchJobError:
+            return
+        job.meta.setdefault("deliveries", []).append(attempt)
+        job.save_meta()
+
     def datasets_in_use(self) -> dict[str, list[str]]:
         """The uploaded datasets that queued or running jobs will train on: dataset ID
         -> those jobs' IDs."""
+        return self.in_use("dataset_id")
+
+    def warm_starts_in_use(self) -> dict[str, list[str]]:
+        """The jobs whose models queued or running jobs start from (`init_from`): job
+        ID -> those jobs' IDs."""
+        return self.in_use("init_from")
+
+    def in_use(self, what: str) -> dict[str, list[str]]:
+        """What queued or running jobs name in their meta field `what`: value -> their
+        IDs."""
         ids: list[str] = []
         for queue in self.queues.values():
             ids += queue.get_job_ids()
             ids += StartedJobRegistry(queue=queue).get_job_ids()
         using: dict[str, list[str]] = {}
         for job in Job.fetch_many(ids, connection=self.redis, serializer=JSONSerializer):
-            dataset_id = (job.meta or {}).get("dataset_id") if job is not None else None
-            if dataset_id and job.get_status(refresh=False) in (*_WAITING, JobStatus.STARTED):
-                using.setdefault(dataset_id, []).append(job.id)
+            used = (job.meta or {}).get(what) if job is not None else None
+            if used and job.get_status(refresh=False) in (*WAITING, JobStatus.STARTED):
+                using.setdefault(used, []).append(job.id)
         return using
 
     def ping(self) -> None:
@@ -324,11 +374,11 @@ class JobQueue:
             id=job.id,
             name=meta.get("name"),
             status=status,
-            created_at=_utc(job.created_at),
+            created_at=utc(job.created_at),
             # The worker's own record of the start: RQ's started_at is written by the
             # worker and again by its work horse, milliseconds apart.
-            started_at=_parsed(meta.get("started_at")) or _utc(job.started_at),
-            ended_at=_utc(job.ended_at) or _parsed(meta.get("ended_at")),
+            started_at=_parsed(meta.get("started_at")) or utc(job.started_at),
+            ended_at=utc(job.ended_at) or _parsed(meta.get("ended_at")),
             epoch=meta.get("epoch", 0),
             epochs=meta.get("epochs", 0),
             history=meta.get("history", {}),
@@ -337,6 +387,10 @@ class JobQueue:
             queue=meta.get("queue", "default"),
             diagnosis=meta.get("diagnosis"),
             sweep=_public_trial(meta.get("sweep")),
+            attempts=meta.get("attempts", 0),
+            init_from=meta.get("init_from"),
+            notify=_notify(meta),
+            resumed_from_epoch=meta.get("resumed_from_epoch"),
         )
 
     def _unreported_failure(self, job: Job) -> ServiceError:
@@ -347,6 +401,12 @@ class JobQueue:
             return TrainingTimedOut(
                 "Training overran its time limit (fit.max_seconds) and was stopped while "
                 "it could not stop itself. Use fewer epochs or a smaller model."
+            )
+        attempts = (job.meta or {}).get("attempts", 1)
+        if attempts > 1:
+            return WorkerLost(
+                f"The worker stopped before the job finished on each of its {attempts} "
+                "attempts (killed or out of memory every time). Try a smaller model or batch."
             )
         return WorkerLost(
             "The worker stopped before the job finished (it was killed or ran out of "
@@ -363,16 +423,30 @@ class JobReporter:
         self.job.meta.setdefault("history", {})
 
     def started(self) -> None:
-        """Record when the job started, once, as RQ has just marked it: clients read
-        this `started_at` (RQ rewrites its own a moment later in the work horse)."""
+        """Record when the job first started, as RQ has just marked it (clients read
+        this `started_at`: RQ rewrites its own a moment later in the work horse, and
+        again on each attempt), and count the attempt."""
         self.job.meta.setdefault("started_at", self.job.started_at.isoformat())
+        self.job.meta["attempts"] = self.job.meta.get("attempts", 0) + 1
+        self.job.save_meta()
+
+    def resumed(self, epoch: int) -> None:
+        """Record that this attempt goes on after `epoch`, from a checkpoint."""
+        self.job.meta["resumed_from_epoch"] = epoch
         self.job.save_meta()
 
     def epoch(self, epoch: int, logs: dict[str, float | None]) -> None:
+        """Record epoch `epoch` (1-based). An epoch that an earlier attempt reported
+        but did not checkpoint is run again: its values replace the earlier ones, so
+        the history holds each epoch once, and the progress never goes back."""
         history = self.job.meta["history"]
         for name, value in logs.items():
-            history.setdefault(name, []).append(value)
-        self.job.meta["epoch"] = epoch
+            values = history.setdefault(name, [])
+            if len(values) >= epoch:
+                values[epoch - 1] = value
+            else:
+                values.append(value)
+        self.job.meta["epoch"] = max(epoch, self.job.meta.get("epoch", 0))
         self.job.save_meta()
 
     @property
@@ -397,11 +471,21 @@ class JobReporter:
         self.job.save_meta()
 
     def failed(self, error: ServiceError, diagnosis: dict[str, Any] | None = None) -> None:
+        """Record why the job failed. Final: RQ retries only a job whose worker died,
+        never one that failed for what it is (it would fail again)."""
         problem = error.to_problem()
         del problem["status"]  # the job failed; no HTTP exchange did
         self.job.meta["error"] = problem
         self.job.meta["diagnosis"] = diagnosis
+        self.job.retries_left = 0  # read by RQ as it handles the exception being raised
         self.job.save_meta()
+        self.job.connection.hset(self.job.key, "retries_left", 0)  # and if it reads it back
+
+
+def _notify(meta: dict[str, Any]) -> dict[str, Any] | None:
+    if not meta.get("notify"):
+        return None
+    return {**meta["notify"], "deliveries": meta.get("deliveries", [])}
 
 
 def _public_trial(sweep: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -418,7 +502,7 @@ def _parsed(moment: str | None) -> datetime | None:
     return datetime.fromisoformat(moment) if moment else None
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

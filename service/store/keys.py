@@ -79,3 +79,7 @@ def sweep_ended(sweep_id: str) -> str:
 def study(sweep_id: str) -> str:
     """Prefix of the keys of a sweep's Optuna study (its journal: one log entry a key)."""
     return key("study", sweep_id)
+
+
+# Sorted set of batch prediction IDs by submission time (service.store.batches).
+BATCHES = key("batch-predictions")

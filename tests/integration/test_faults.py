@@ -56,8 +56,9 @@ def assert_nothing_servable(settings: Settings, client: Any, job_id: str) -> Non
 
 @pytest.fixture
 def own_queue(settings: Settings) -> tuple[Settings, Any]:
-    """Settings and a client for a queue no other worker serves."""
-    mine = replace(settings, queue_name=f"faults-{uuid.uuid4().hex[:8]}")
+    """Settings and a client for a queue no other worker serves, with JOB_RETRIES=0: a
+    lost job fails at once (tests/integration/test_resume.py has the retries)."""
+    mine = replace(settings, queue_name=f"faults-{uuid.uuid4().hex[:8]}", job_retries=0)
     return mine, create_app(mine).test_client()
 
 

@@ -51,3 +51,4 @@ def test_the_readmes_commands_run_in_order_and_say_what_it_says(
     assert "\n204\n" in out  # the dataset deleted
     assert "4 trials" in out  # the sweep's trials, each a job
     assert "promoted: True" in out
+    assert "Non-trainable params: 33,280" in out  # the fine-tuned model's frozen layer

@@ -370,9 +370,47 @@ def test_a_sweep_survives_a_worker_killed_mid_trial(own: dict[str, Any], tmp_pat
     finally:  # the module's other tests keep two workers
         own["workers"][0] = start_worker(own["settings"], tmp_path / "replacement.log")
 
+    # The killed trial's job was queued again and resumed from its checkpoint: the sweep
+    # lost no trial.
+    assert sweep["status"] == "finished"
+    assert sweep["counts"]["finished"] == 4
+    jobs = client.get(f"/v1/jobs?sweep_id={sweep['id']}").get_json()["jobs"]
+    (resumed,) = [j for j in jobs if j["attempts"] == 2]
+    assert resumed["resumed_from_epoch"] >= 1
+    assert len(resumed["history"]["loss"]) == 12
+
+
+def test_a_trial_lost_for_good_fails_and_the_sweep_goes_on(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # JOB_RETRIES=0 everywhere (the API queues the first trials, the workers the next):
+    # a lost trial is not retried.
+    mine = replace(settings, queue_name=f"lost-{uuid.uuid4().hex[:8]}", job_retries=0)
+    client = create_app(mine).test_client()
+    workers = [
+        start_worker(mine, tmp_path / f"worker-{i}.log", env={"JOB_RETRIES": "0"}) for i in range(2)
+    ]
+    try:
+        sweep = start(client, digits_sweep(epochs=12, trials=3, parallel=2, pruner="none"))
+
+        def both_fitting() -> list[dict[str, Any]] | None:
+            jobs = client.get(f"/v1/jobs?sweep_id={sweep['id']}").get_json()["jobs"]
+            started = [j for j in jobs if j["status"] == "started" and j["progress"]["epoch"] >= 1]
+            return started if len(started) == 2 else None
+
+        wait_until(both_fitting, timeout=120)
+        victim = workers[0]
+        (horse,) = wait_until(lambda: children(victim.pid), timeout=10)
+        for pid in (victim.pid, horse):
+            os.kill(pid, signal.SIGKILL)
+        victim.wait()
+        sweep = ended(client, sweep["id"], timeout=180)
+    finally:
+        for worker in workers:
+            stop(worker)
     assert sweep["status"] == "finished"
     assert sweep["counts"]["failed"] == 1
-    assert sweep["counts"]["finished"] == 3
+    assert sweep["counts"]["finished"] == 2
     (lost,) = [t for t in sweep["leaderboard"] if t["status"] == "failed"]
     assert lost["error"]["type"] == "/problems/worker-lost"
     assert finished_job(client, lost["job_id"])["status"] == "failed"
