@@ -186,16 +186,23 @@ class Services:
             return
         from service.ml.warm_start import check  # Keras: imported on first use
 
-        ref = init_from["job_id"]
         try:
-            job_id = ref if is_uuid(ref) else self.aliases.resolve(ref)
-            if job_id is None:
-                raise NotFound(f"No alias {ref!r}.")
+            job_id = self.resolve(init_from["job_id"])
             self.require_model(job_id)
         except (NotFound, Conflict, JobNotFinished, ModelUnavailable) as exc:
             raise InvalidSpec({"init_from.job_id": [exc.detail]}) from None
         check(spec["model"], init_from, self.artifacts.local_model(job_id))
         init_from["job_id"] = job_id
+
+    def resolve(self, ref: str) -> str:
+        """The job a model reference names: its job ID, or the job an alias points at
+        (NotFound for an unknown alias)."""
+        if is_uuid(ref):
+            return ref
+        job_id = self.aliases.resolve(ref)
+        if job_id is None:
+            raise NotFound(f"No alias {ref!r}.")
+        return job_id
 
     def preload(self) -> list[str]:
         """Load the models PRELOAD_MODELS names; return the IDs loaded."""

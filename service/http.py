@@ -8,8 +8,6 @@ import orjson
 from flask import Blueprint, Response
 
 from service.context import services
-from service.errors import NotFound
-from service.schemas.fields import is_uuid
 
 
 def secure_pages(blueprint: Blueprint, img_src: str = "'self'") -> None:
@@ -33,12 +31,7 @@ def secure_pages(blueprint: Blueprint, img_src: str = "'self'") -> None:
 def resolve(ref: str) -> str:
     """The job a model reference names (the `ref` converter has matched it): its job ID,
     or the job an alias points at."""
-    if is_uuid(ref):
-        return ref
-    job_id = services().aliases.resolve(ref)
-    if job_id is None:
-        raise NotFound(f"No alias {ref!r}.")
-    return job_id
+    return services().resolve(ref)
 
 
 def sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:

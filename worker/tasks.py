@@ -306,7 +306,7 @@ def deliver(job_id: str, event: str) -> dict[str, Any]:
     import requests
 
     from service.notify import SIGNATURE_HEADER, TIMEOUT_S, allowed_hosts, refusal, signature
-    from service.schemas.jobs import job_document
+    from service.schemas.jobs import iso, job_document
 
     settings = _settings or Settings.from_env()
     current = get_current_job()
@@ -316,12 +316,12 @@ def deliver(job_id: str, event: str) -> dict[str, Any]:
         return {"delivered": False}
     url = record.notify["url"]
     timestamp = int(time.time())
-    attempt: dict[str, Any] = {"at": _now(), "event": event}
+    attempt: dict[str, Any] = {"at": iso(datetime.now(UTC)), "event": event}
     why = refusal(url, allowed_hosts(settings.webhook_allowed_hosts))
     if why:
         attempt["error"] = why
         jobs.record_delivery(job_id, attempt)
-        current.retries_left = 0  # what a retry would find too
+        JobReporter(current).give_up()  # a retry would find the same
         raise DeliveryFailed(why)
     body = orjson.dumps({"event": event, "timestamp": timestamp, "job": job_document(record)})
     headers = {
@@ -339,10 +339,6 @@ def deliver(job_id: str, event: str) -> dict[str, Any]:
     if not 200 <= attempt.get("status", 0) < 300:
         raise DeliveryFailed(f"{url}: {attempt.get('status') or attempt['error']}")
     return {"delivered": True, "status": attempt["status"]}
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def batch_predict(request: dict[str, Any]) -> dict[str, Any]:

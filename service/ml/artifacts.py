@@ -179,17 +179,23 @@ class ArtifactStore:
             raise FileNotFoundError(f"Job {job_id} has no stored model.")
         self.put_whole(f"{self.job_dir(job_id)}/{name}", local)
 
-    def put_whole(self, target: str, local: Path) -> None:
-        """Publish a local file at store path `target`, whole or not at all, replacing
-        any file there."""
-        if self.remote:
-            self.fs.put_file(str(local), target)  # one PUT (or multipart upload): atomic
+    def put_whole(self, target: str, content: Path | bytes) -> None:
+        """Publish a local file (or bytes) at store path `target`, whole or not at all,
+        replacing any file there."""
+        if self.remote:  # one PUT (or multipart upload): atomic
+            if isinstance(content, bytes):
+                self.fs.pipe_file(target, content)
+            else:
+                self.fs.put_file(str(content), target)
             return
-        # Copied into a temporary directory of the root (same file system, cleaned up by
-        # remove_partials after a crash), flushed, then renamed over the target.
+        # Written into a temporary directory of the root (same file system, cleaned up
+        # by remove_partials after a crash), flushed, then renamed over the target.
         temp = self._temp_dir(Path(target).name)
         try:
-            shutil.copyfile(local, temp / "file")
+            if isinstance(content, bytes):
+                (temp / "file").write_bytes(content)
+            else:
+                shutil.copyfile(content, temp / "file")
             _fsync_tree(temp)
             Path(target).parent.mkdir(parents=True, exist_ok=True)
             os.replace(temp / "file", target)
@@ -267,16 +273,7 @@ class ArtifactStore:
     def write_checkpoint(self, job_id: str, content: bytes) -> None:
         """Replace a job's checkpoint, whole or not at all: a rename on a local root,
         one PUT on an object store."""
-        target = self.checkpoint_path(job_id)
-        if self.remote:
-            self.fs.pipe_file(target, content)
-            return
-        temp = self._temp_dir(f"checkpoint-{job_id}")
-        try:
-            (temp / "checkpoint.npz").write_bytes(content)
-            self.put_whole(target, temp / "checkpoint.npz")
-        finally:
-            shutil.rmtree(temp, ignore_errors=True)
+        self.put_whole(self.checkpoint_path(job_id), content)
 
     def batch_path(self, batch_id: str) -> str:
         """Where a batch prediction's CSV is stored."""

@@ -16,7 +16,7 @@ from service.context import Services, services
 from service.errors import Conflict, InvalidSpec, InvalidSweep, NotFound
 from service.http import EVENT_STREAM_HEADERS, sse
 from service.ml.uploads import DatasetStore
-from service.schemas.jobs import LastEventHeaders
+from service.schemas.jobs import LastEventHeaders, iso
 from service.schemas.sweeps import (
     TRIAL_STATUSES,
     SweepDeleteQuery,
@@ -218,10 +218,9 @@ def _events(ctx: Services, sweep_id: str, sent: int) -> Iterator[str]:
         time.sleep(POLL_INTERVAL_S)
 
 
-def iso(moment: float | None) -> str | None:
-    if moment is None:
-        return None
-    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
+def _iso(moment: float | None) -> str | None:
+    """A moment stored as Unix seconds, as the API writes moments."""
+    return iso(datetime.fromtimestamp(moment, UTC)) if moment is not None else None
 
 
 def trial_resource(trial: dict[str, Any]) -> dict[str, Any]:
@@ -258,8 +257,8 @@ def sweep_resource(ctx: Services, sweep: SweepState) -> dict[str, Any]:
         "id": sweep.id,
         "name": definition["name"],
         "status": status,
-        "created_at": iso(sweep.created_at),
-        "ended_at": iso(sweep.ended_at),
+        "created_at": _iso(sweep.created_at),
+        "ended_at": _iso(sweep.ended_at),
         "objective": definition["objective"],
         "search": definition["search"],
         "sampler": definition["sampler"],

@@ -8,19 +8,17 @@ its own index, so it never shows among the training jobs.
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rq.exceptions import InvalidJobOperation, NoSuchJobError
-from rq.job import Job, JobStatus
-from rq.serializers import JSONSerializer
+from rq.job import Job
 
+from service.errors import WorkerLost
 from service.store import keys, translated
-from service.store.jobs import WAITING, JobQueue, status_of, utc
+from service.store.jobs import JobQueue, status_of, utc
 
 TASK = "worker.tasks.batch_predict"  # by name: the API never imports the worker
 
@@ -64,37 +62,26 @@ class BatchQueue:
 
     def cancel(self, batch_id: str) -> BatchRecord | None:
         """A queued batch never starts; a running one stops after its current chunk."""
-        job = self._fetch(batch_id)
-        if job is None:
+        if self._fetch(batch_id) is None:
             return None
-        self.jobs.redis.set(keys.cancel(batch_id), 1, ex=self.jobs.settings.job_ttl_s)
-        if job.get_status(refresh=False) in WAITING:
-            with contextlib.suppress(InvalidJobOperation):
-                job.cancel()
+        self.jobs.stop(batch_id)
         return self.get(batch_id)
 
     def _fetch(self, batch_id: str) -> Job | None:
         if self.jobs.redis.zscore(keys.BATCHES, batch_id) is None:
             return None  # not a batch prediction (a training job, say)
-        try:
-            job = Job.fetch(batch_id, connection=self.jobs.redis, serializer=JSONSerializer)
-        except NoSuchJobError:
-            return None
-        if job.get_status(refresh=False) == JobStatus.STARTED and self.jobs.fail_abandoned():
-            job.refresh()
-        return job
+        return self.jobs.fetch(batch_id)
 
 
 def _record(job: Job) -> BatchRecord:
     meta = job.meta or {}
     status = "canceled" if meta.get("canceled") else status_of(job)
     error = meta.get("error")
-    if status == "failed" and error is None:
-        error = {
-            "type": "/problems/worker-lost",
-            "title": "Worker stopped during the batch prediction",
-            "detail": "The worker stopped before the batch prediction finished. Ask again.",
-        }
+    if status == "failed" and error is None:  # its work horse died without a word
+        error = WorkerLost(
+            "The worker stopped before the batch prediction finished. Ask again."
+        ).to_problem()
+        del error["status"]
     return BatchRecord(
         id=job.id,
         status=status,

@@ -14,9 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
-from rq.serializers import JSONSerializer
+from rq.job import Job
 
 from service.errors import ExportFailed
 from service.store import keys, translated
@@ -100,14 +98,7 @@ class ExportQueue:
             self.jobs.redis.delete(claim)
 
     def _fetch(self, build_id: str) -> Job | None:
-        try:
-            job = Job.fetch(build_id, connection=self.jobs.redis, serializer=JSONSerializer)
-        except NoSuchJobError:
-            return None
-        # A build whose worker died reads `started` until someone notices (JobQueue).
-        if job.get_status(refresh=False) == JobStatus.STARTED and self.jobs.fail_abandoned():
-            job.refresh()
-        return job
+        return self.jobs.fetch(build_id)
 
 
 def _build(job: Job) -> ExportBuild:

@@ -191,13 +191,20 @@ class JobQueue:
         return self._record(job)
 
     def get(self, job_id: str) -> JobRecord | None:
+        job = self.fetch(job_id)
+        return self._record(job) if job is not None else None
+
+    def fetch(self, job_id: str) -> Job | None:
+        """Any RQ job of ours by ID (a training job, an export build, a batch
+        prediction), as it is now: a started one whose worker died reads as RQ then
+        has it (queued again, or failed), not `started`."""
         try:
             job = Job.fetch(job_id, connection=self.redis, serializer=JSONSerializer)
         except NoSuchJobError:
             return None
         if job.get_status(refresh=False) == JobStatus.STARTED and self.fail_abandoned():
             job.refresh()
-        return self._record(job)
+        return job
 
     def cancel(self, job_id: str) -> JobRecord | None:
         """Ask a job to stop: a queued one never starts; a running fit stops after its
@@ -206,16 +213,21 @@ class JobQueue:
         record = self.get(job_id)
         if record is None or record.ended:
             return record
-        # The flag first: a worker dequeuing the job right now sees it before fitting.
+        self.stop(job_id)
+        return self.get(job_id)
+
+    def stop(self, job_id: str) -> None:
+        """Set the cancel flag a running job's worker reads, and cancel the job at once
+        if it has not started."""
+        # The flag first: a worker dequeuing the job right now sees it before starting.
         self.redis.set(keys.cancel(job_id), 1, ex=self.settings.job_ttl_s)
-        job = Job.fetch(job_id, connection=self.redis, serializer=JSONSerializer)
-        if job.get_status(refresh=False) in WAITING:
+        job = self.fetch(job_id)
+        if job is not None and job.get_status(refresh=False) in WAITING:
             with contextlib.suppress(InvalidJobOperation):  # canceled meanwhile
                 job.cancel()
                 # RQ records no end for a job that never started; the job ended now.
                 job.meta["ended_at"] = _now()
                 job.save_meta()
-        return self.get(job_id)
 
     def delete(self, job_id: str) -> None:
         """Forget an ended job: its record, index entry and flags (not its artifacts)."""
@@ -477,9 +489,15 @@ class JobReporter:
         del problem["status"]  # the job failed; no HTTP exchange did
         self.job.meta["error"] = problem
         self.job.meta["diagnosis"] = diagnosis
-        self.job.retries_left = 0  # read by RQ as it handles the exception being raised
         self.job.save_meta()
-        self.job.connection.hset(self.job.key, "retries_left", 0)  # and if it reads it back
+        self.give_up()
+
+    def give_up(self) -> None:
+        """No retry for this job, whatever RQ was told when it was queued: RQ reads this
+        copy as it handles the exception being raised, and Redis's when it reads the
+        job back first (worker.main's TrainingWorker does)."""
+        self.job.retries_left = 0
+        self.job.connection.hset(self.job.key, "retries_left", 0)
 
 
 def _notify(meta: dict[str, Any]) -> dict[str, Any] | None:

@@ -6,16 +6,18 @@ next, until the sweep's trials or time are used up.
 - The worker that fits a trial reports each epoch's objective to the study and stops
   the fit when the pruner says so (`TrialRun`); when the fit ends, however it ends, it
   settles the trial and launches the next (`SweepRunner.trial_ended`).
-- Any reader of a sweep (`reconcile`) settles the trials whose job ended without a word
-  (a killed worker's, once its heartbeat lapses, or one deleted), so a lost trial
-  counts as failed and the sweep goes on.
+- Any reader of a sweep (`reconcile`), and the workers' maintenance, settle the trials
+  whose job ended without a word: one whose worker died and had no retry left (a job
+  with retries resumes, issue 16), or one deleted; it counts as failed and the sweep
+  goes on.
 
 Each trial is an ordinary training job of the spec with the trial's parameters set, on
 the spec's queue; at most `parallel` of a sweep's trials are queued or running, and a
 finished trial queues its successor at the back of the queue, so the trials of two
 sweeps on one queue interleave. The slots are claimed and the sweep closed atomically
-in Redis (service.store.sweeps), and a trial is settled by the one caller that removed
-it from the active ones.
+in Redis (service.store.sweeps); a trial is settled by the one caller that marks it
+first (`settle_once`), and leaves the active ones only once its outcome is recorded, so
+the sweep closes with every outcome in.
 """
 
 from __future__ import annotations
@@ -175,10 +177,10 @@ class SweepRunner:
                 self.sweeps.finish(sweep_id)
             return self.sweeps.get(sweep_id)
         metric = sweep.definition["objective"]["metric"]
+        for claim in self.sweeps.stale_claims(sweep):
+            self.sweeps.release(sweep_id, claim)
         for member in sweep.active:
             if member.startswith(CLAIM):
-                if member in self.sweeps.stale_claims(sweep):
-                    self.sweeps.release(sweep_id, member)
                 continue
             record = self.jobs.get(member)
             if record is None:

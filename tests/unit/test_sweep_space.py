@@ -78,9 +78,11 @@ def test_corners_are_every_combination_of_the_extremes_when_few() -> None:
 
 
 def test_a_large_space_is_checked_at_both_extremes_and_each_value_against_the_top() -> None:
-    search = {f"model.layers[0].{name}": {"choice": [1, 2, 3]} for name in ("units",)}
-    search.update({"fit.batch_size": {"choice": list(range(1, 40))}})
-    search.update({"fit.epochs": {"int": [1, 5]}})
+    search = {
+        "model.layers[0].units": {"choice": [1, 2, 3]},
+        "fit.batch_size": {"choice": list(range(1, 40))},
+        "fit.epochs": {"int": [1, 5]},
+    }
     space = _space(search)
     found = corners(space)
     assert len(found) < 3 * 39 * 2
