@@ -10,7 +10,7 @@ import orjson
 from flask import Flask, Response
 from flask.json.provider import JSONProvider
 
-from service import request_ids
+from service import request_ids, serving
 from service.api import create_api
 from service.auth import ApiKeys, authorize
 from service.bodies import parse_json
@@ -27,6 +27,7 @@ from service.routes import (
     datasets,
     docs,
     exports,
+    feedback,
     health,
     jobs,
     kserve,
@@ -51,13 +52,14 @@ ROLES = {
         artifacts,
         exports,
         aliases,
+        feedback,
         tfserving,
         kserve,
         health,
         metrics,
         docs,
     ),
-    "serving": (models, artifacts, tfserving, kserve, health, metrics, docs),
+    "serving": (models, artifacts, feedback, tfserving, kserve, health, metrics, docs),
 }
 
 
@@ -104,6 +106,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         raise ValueError(
             f"API_ROLE must be one of {', '.join(ROLES)}. Received: {settings.api_role!r}"
         )
+    if not 0 <= settings.payload_log_rate <= 1:
+        raise ValueError(
+            f"PAYLOAD_LOG_RATE must be a share from 0 to 1. Received: {settings.payload_log_rate}"
+        )
     # No app-wide /static route: each blueprint serves its own assets under its scope.
     app = ServiceFlask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -113,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Before authorization: a refused request still gets an ID and is counted.
     request_ids.install(app)
     instrument(app)
+    app.after_request(serving.after_prediction)  # runs before the two above (Flask's order)
     app.before_request(lambda: authorize(keys))
     api = create_api(
         app,

@@ -88,6 +88,20 @@ class Settings:
     # host this list names.
     webhook_secret: str = field(default="", repr=False)
     webhook_allowed_hosts: str = ""
+    # Rollouts (weighted and shadow aliases): how long a prediction through an alias is
+    # kept for the outcome a client may feed back (POST /v1/feedback); each costs Redis
+    # about 200 bytes plus 10 a row for this long; 0 keeps none.
+    feedback_ttl_s: int = 3600
+    # Mirrored requests waiting for an API process's shadow thread; beyond this they
+    # are dropped (and counted), so a slow shadow never slows the primary.
+    shadow_queue_size: int = 256
+    # The share of predictions through aliases (0 to 1) written, with their answers and
+    # the outcomes fed back, as JSON Lines files under the artifact store's
+    # payloads/<alias>/; a file is published whole once it holds PAYLOAD_LOG_MAX_BYTES
+    # or has been open PAYLOAD_LOG_MAX_AGE seconds. 0: off.
+    payload_log_rate: float = 0.0
+    payload_log_max_bytes: int = 8 * 1024**2
+    payload_log_max_age_s: float = 300.0
     # What an API process serves: "full" (every route) or "serving" (only the model
     # routes: predictions in every protocol, model metadata and summaries, artifacts,
     # health, metrics, docs), for small replicas that scale predictions apart.

@@ -12,18 +12,33 @@ from flask import current_app
 
 from service import metrics
 from service.config import Settings
-from service.errors import Conflict, InvalidSpec, JobNotFinished, ModelUnavailable, NotFound
+from service.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidSpec,
+    JobNotFinished,
+    ModelUnavailable,
+    NotFound,
+)
 from service.ml.artifacts import ONNX_FILE, ArtifactStore
 from service.ml.cache import ModelCache
 from service.ml.digests import DigestCache
+from service.rollouts.payloads import PayloadLog
+from service.rollouts.recorder import Recorder
+from service.rollouts.routing import Route
+from service.rollouts.shadow import ShadowRunner
+from service.rollouts.traffic import Routed, Traffic
 from service.schemas.fields import is_uuid
 from service.store import connect
 from service.store.aliases import AliasStore
 from service.store.exports import ExportQueue
 from service.store.jobs import JobQueue
+from service.store.rollouts import RolloutStore
 from service.store.sweeps import SweepStore
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from service.ml.predictor import Predictor
     from service.sweeps.runner import SweepRunner
 
@@ -47,6 +62,8 @@ class Services:
     exports: ExportQueue
     digests: DigestCache
     sweeps: SweepStore
+    rollouts: RolloutStore
+    traffic: Traffic
     _revalidating: threading.Thread | None = field(default=None, repr=False)
     _revalidation_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -55,9 +72,14 @@ class Services:
         artifacts = ArtifactStore(settings.artifact_root, settings.artifact_cache)
         redis = connect(settings)
         jobs = JobQueue(redis, settings)
+        rollouts = RolloutStore(redis, settings.feedback_ttl_s)
+        recorder = Recorder(rollouts)
 
         def load(job_id: str) -> Predictor:  # `services`, once it exists
             return services._load(job_id)
+
+        def run_model(job_id: str, batch: Any) -> tuple[Any, dict[str, Any] | None]:
+            return services.run_model(job_id, batch)
 
         services = cls(
             settings=settings,
@@ -75,6 +97,17 @@ class Services:
             exports=ExportQueue(jobs),
             digests=DigestCache(),
             sweeps=SweepStore(redis),
+            rollouts=rollouts,
+            traffic=Traffic(
+                recorder,
+                ShadowRunner(run_model, recorder, settings.shadow_queue_size),
+                PayloadLog(
+                    artifacts,
+                    settings.payload_log_rate,
+                    settings.payload_log_max_bytes,
+                    settings.payload_log_max_age_s,
+                ),
+            ),
         )
         return services
 
@@ -91,6 +124,28 @@ class Services:
         predictor = self.models.get(job_id)
         self._start_revalidating()
         return predictor
+
+    def run_model(self, job_id: str, batch: np.ndarray) -> tuple[np.ndarray, dict[str, Any] | None]:
+        """A model's outputs and class map for a batch checked elsewhere against another
+        model (a shadow's): InvalidInput when this one takes another shape."""
+        predictor = self.predictor(job_id)
+        if batch.shape[1:] != predictor.input_shape:
+            raise InvalidInput(
+                {
+                    "shape": [
+                        f"Expected rows of {list(predictor.input_shape)}. Received: "
+                        f"{list(batch.shape[1:])}."
+                    ]
+                }
+            )
+        return predictor.predict(batch), predictor.classes
+
+    def close(self) -> None:
+        """Finish this process's rollout work: the shadow queue, the payload log's open
+        files, the last counters (the process is stopping)."""
+        self.traffic.shadows.drain()
+        self.traffic.payloads.close()
+        self.traffic.recorder.flush()
 
     def _load(self, job_id: str) -> Predictor:
         """Load a job's ONNX model into a session. A model stored before models were
@@ -195,14 +250,23 @@ class Services:
         init_from["job_id"] = job_id
 
     def resolve(self, ref: str) -> str:
-        """The job a model reference names: its job ID, or the job an alias points at
-        (NotFound for an unknown alias)."""
+        """The job a model reference names: its job ID, or the primary target of an
+        alias (NotFound for an unknown alias)."""
+        return ref if is_uuid(ref) else self._route(ref).primary
+
+    def route(self, ref: str, routing_key: str | None = None) -> Routed:
+        """The job that answers a prediction for `ref`: the job it names, or one of an
+        alias's targets by weight (by `routing_key`'s hash when given)."""
         if is_uuid(ref):
-            return ref
-        job_id = self.aliases.resolve(ref)
-        if job_id is None:
-            raise NotFound(f"No alias {ref!r}.")
-        return job_id
+            return Routed(ref)
+        route = self._route(ref)
+        return Routed(route.pick(routing_key), ref, route)
+
+    def _route(self, name: str) -> Route:
+        route = self.aliases.resolve(name)
+        if route is None:
+            raise NotFound(f"No alias {name!r}.")
+        return route
 
     def preload(self) -> list[str]:
         """Load the models PRELOAD_MODELS names; return the IDs loaded."""

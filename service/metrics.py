@@ -77,6 +77,38 @@ CACHE_BYTES = Gauge(
     "over the live processes; bounded per process by MODEL_CACHE_BYTES.",
     multiprocess_mode="livesum",
 )
+ALIAS_SECONDS = Histogram(
+    f"{PREFIX}_alias_request_duration_seconds",
+    "Predictions through aliases, by alias, answering job and role (target, or shadow: "
+    "the mirrored run); its _count is the number of requests.",
+    ["alias", "job_id", "role"],
+    buckets=_HTTP_BUCKETS,
+)
+ALIAS_ERRORS = Counter(
+    f"{PREFIX}_alias_request_errors",
+    "Predictions through aliases that failed (4xx or 5xx), by alias, job and role.",
+    ["alias", "job_id", "role"],
+)
+SHADOW_ROWS = Counter(
+    f"{PREFIX}_shadow_rows",
+    "Rows a shadow predicted beside the primary: compared, and agreed (the same class).",
+    ["alias", "job_id", "result"],
+)
+SHADOW_DIFFERENCE = Counter(
+    f"{PREFIX}_shadow_abs_difference",
+    "Summed absolute difference of a regression shadow's outputs from the primary's "
+    "(each row's mean); divide by the compared rows for the mean.",
+    ["alias", "job_id"],
+)
+SHADOW_DROPPED = Counter(
+    f"{PREFIX}_shadow_dropped",
+    "Mirrored requests dropped because a process's shadow queue was full.",
+    ["alias"],
+)
+PAYLOADS_DROPPED = Counter(
+    f"{PREFIX}_payload_records_dropped",
+    "Sampled payload records dropped because a process's payload log queue was full.",
+)
 # Bound once: `labels()` validates and locks on every call; the hot path skips it.
 _HITS, _MISSES = CACHE_LOOKUPS.labels("hit"), CACHE_LOOKUPS.labels("miss")
 _LOADS_OK, _LOADS_FAILED = MODEL_LOADS.labels("ok"), MODEL_LOADS.labels("error")
@@ -148,6 +180,36 @@ def model_loaded(seconds: float) -> None:
 
 def model_load_failed() -> None:
     _LOADS_FAILED.inc()
+
+
+def alias_answered(alias: str, job_id: str, role: str, seconds: float, failed: bool) -> None:
+    """One prediction through an alias, by the model that answered it."""
+    key = (alias, job_id, role)
+    timer = _alias_timers.get(key)
+    if timer is None:  # bounded: an alias's targets and shadows over its history
+        timer = _alias_timers.setdefault(key, ALIAS_SECONDS.labels(*key))
+    timer.observe(seconds)
+    if failed:
+        ALIAS_ERRORS.labels(*key).inc()
+
+
+_alias_timers: dict[tuple[str, str, str], Histogram] = {}
+
+
+def shadow_compared(alias: str, job_id: str, counters: dict[str, float]) -> None:
+    SHADOW_ROWS.labels(alias, job_id, "compared").inc(counters.get("compared", 0))
+    if "agreed" in counters:
+        SHADOW_ROWS.labels(alias, job_id, "agreed").inc(counters["agreed"])
+    if "abs_difference_sum" in counters:
+        SHADOW_DIFFERENCE.labels(alias, job_id).inc(counters["abs_difference_sum"])
+
+
+def shadow_dropped(alias: str) -> None:
+    SHADOW_DROPPED.labels(alias).inc()
+
+
+def payload_dropped() -> None:
+    PAYLOADS_DROPPED.inc()
 
 
 class RedisCollector:

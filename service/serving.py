@@ -1,19 +1,25 @@
 """The one prediction path of the three protocols (ours, TF Serving, KServe V2):
-`predict` resolves the model, checks the batch, runs the session and counts the rows;
-the blueprints only translate their wire formats to its inputs and from its outputs."""
+`predict` resolves the model (an alias's target by weight), checks the batch, runs the
+session and counts the rows; the blueprints only translate their wire formats to its
+inputs and from its outputs. Every answer names the job that answered it
+(`X-Model-Job-ID`), and one through an alias is accounted for once it is made
+(`after_prediction`: counters, feedback record, shadow, payload log)."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from flask import Response, g, request
 
 from service.context import services
 from service.errors import InvalidInput
-from service.http import resolve
 from service.metrics import count_predicted_rows
 from service.ml.arrays import rows_to_array, to_float32
 from service.ml.classes import to_classes
+from service.rollouts.routing import ROUTING_HEADER
+from service.rollouts.traffic import Routed
 
 if TYPE_CHECKING:
     from service.ml.predictor import Predictor
@@ -21,6 +27,26 @@ if TYPE_CHECKING:
 # What TF Serving and KServe clients see of every model: one version, one input tensor
 # and one output tensor, under these names.
 VERSION, INPUT, OUTPUT = "1", "input", "output"
+# The response header naming the job whose model answered.
+MODEL_HEADER = "X-Model-Job-ID"
+# How the two headers are described on every prediction route.
+ANSWER_HEADERS = {
+    MODEL_HEADER: {
+        "description": "The job whose model answered (through an alias: the target picked).",
+        "schema": {"type": "string", "format": "uuid"},
+    }
+}
+ROUTING_PARAMETER = {
+    "in": "header",
+    "name": ROUTING_HEADER,
+    "required": False,
+    "schema": {"type": "string"},
+    "description": (
+        "Through an alias with weighted targets: requests with the same key reach the same "
+        "target while the weights stand (a user, session or device ID). Without it, each "
+        "request picks a target at random by weight."
+    ),
+}
 
 
 def predict(
@@ -29,20 +55,37 @@ def predict(
     inputs: list[Any] | np.ndarray,
     path: str,
     wanted: str = "probabilities",
-) -> tuple[np.ndarray, Predictor]:
-    """Run the model `ref` names (a job ID or an alias) on `inputs`, the request's rows
-    at `path`: JSON lists of the model's input shape, or a tensor that arrived shaped
-    (KServe V2). `wanted` is what our protocol's `return` asked for. Returns the outputs
-    and the model's predictor (for its classes and shapes)."""
-    predictor = services().predictor(resolve(ref))
-    wanted = check_return(wanted, predictor)
+) -> Routed:
+    """Run the model `ref` names (a job ID, or an alias: one of its targets) on
+    `inputs`, the request's rows at `path`: JSON lists of the model's input shape, or a
+    tensor that arrived shaped (KServe V2). `wanted` is what our protocol's `return`
+    asked for. Returns the job that answered, with the batch, outputs and class map."""
+    ctx = services()
+    routed = g.routed = ctx.route(ref, request.headers.get(ROUTING_HEADER))
+    predictor = ctx.predictor(routed.job_id)
+    check_return(wanted, predictor)
     if isinstance(inputs, np.ndarray):
         batch = check_rows(inputs, predictor, path)
     else:
         batch = rows_batch(inputs, predictor, path)
-    outputs = predictor.predict(batch)
+    routed.batch, routed.outputs = batch, predictor.predict(batch)
+    routed.classes = predictor.classes
     count_predicted_rows(protocol, len(batch))
-    return outputs, predictor
+    return routed
+
+
+def after_prediction(response: Response) -> Response:
+    """An after-request hook: name the job that answered a prediction, and account for
+    one made through an alias (its failures included)."""
+    routed: Routed | None = g.pop("routed", None)
+    if routed is None:
+        return response
+    response.headers[MODEL_HEADER] = routed.job_id
+    if routed.alias is not None:
+        started = g.get("metrics_started")
+        seconds = time.perf_counter() - started if started is not None else 0.0
+        services().traffic.observe(routed, response.status_code, seconds, g.get("request_id"))
+    return response
 
 
 def rows_batch(rows: list[Any], predictor: Predictor, path: str) -> np.ndarray:
@@ -66,20 +109,19 @@ def check_rows(batch: np.ndarray, predictor: Predictor, path: str) -> np.ndarray
     return to_float32(batch, f"{path}.data", InvalidInput)
 
 
-def check_return(wanted: str, predictor: Predictor) -> str:
-    """The `return` a predict request asked for, if this model can give it."""
+def check_return(wanted: str, predictor: Predictor) -> None:
+    """Whether this model can give the `return` a predict request asked for."""
     if wanted != "probabilities" and predictor.classes is None:
         raise InvalidInput(
             {"return": ["This model was trained with a regression loss: it has no classes."]}
         )
-    return wanted
 
 
-def answer(outputs: np.ndarray, predictor: Predictor, wanted: str) -> dict[str, Any]:
+def answer(routed: Routed, wanted: str) -> dict[str, Any]:
     """Our /predict answer: raw outputs, class labels, or both."""
     result: dict[str, Any] = {}
     if wanted in ("probabilities", "both"):
-        result["predictions"] = outputs
+        result["predictions"] = routed.outputs
     if wanted in ("classes", "both"):
-        result["classes"] = to_classes(outputs, predictor.classes)
+        result["classes"] = to_classes(routed.outputs, routed.classes)
     return result

@@ -49,6 +49,8 @@ DEFAULT_CACHE = "var/cache"  # as Settings.artifact_cache, for stores that only 
 CHECKPOINTS = "checkpoints"
 # Batch predictions' CSV files (service.ml.batch), one per batch, by its ID.
 BATCHES = "batch-predictions"
+# Sampled requests and answers through each alias, as JSON Lines files.
+PAYLOADS_DIR = "payloads"
 _TEMP_PREFIX = ".partial-"
 # Job IDs (and dataset IDs) are UUIDs; checking the form keeps any path trick out of
 # the store.
@@ -201,6 +203,30 @@ class ArtifactStore:
             os.replace(temp / "file", target)
         finally:
             shutil.rmtree(temp, ignore_errors=True)
+
+    def payload_path(self, alias: str, name: str) -> str:
+        """Where a payload log file of an alias is stored (service.rollouts.payloads)."""
+        return self.path(PAYLOADS_DIR, alias, name)
+
+    def payload_files(self, alias: str) -> list[StoredFile]:
+        """An alias's payload log files, oldest first (their names start with the time
+        they were published)."""
+        try:
+            entries = self.fs.ls(self.path(PAYLOADS_DIR, alias), detail=True)
+        except FileNotFoundError:
+            return []
+        found = []
+        for info in entries:
+            name = info["name"].rstrip("/").rsplit("/", 1)[-1]
+            if info["type"] == "file" and name.endswith(".jsonl") and not name.startswith("."):
+                found.append(StoredFile(name, int(info["size"]), _version(info)))
+        return sorted(found, key=lambda f: f.name)
+
+    def open_payload(self, alias: str, name: str) -> IO[bytes]:
+        """One payload log file opened for reading (`name` from `payload_files`)."""
+        if not name or "/" in name or name.startswith("."):
+            raise ValueError(f"Not a payload log name: {name!r}")
+        return self.fs.open(self.payload_path(alias, name), "rb")
 
     def recent_job_ids(self, limit: int) -> list[str]:
         """IDs of the jobs with stored models, most recently saved first."""

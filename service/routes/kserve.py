@@ -112,7 +112,10 @@ def model_ready(ref: str, version: str = VERSION) -> dict[str, Any]:
 @bp.post("/models/<ref:ref>/infer")
 @bp.post(f"/models/<ref:ref>{VERSIONED}/infer", endpoint="infer_version")
 @bp.arguments(V2InferRequestSchema, location="inference")
-@bp.response(200, V2InferResponseSchema, description="The output tensor.")
+@bp.response(
+    200, V2InferResponseSchema, description="The output tensor.", headers=serving.ANSWER_HEADERS
+)
+@bp.doc(parameters=[serving.ROUTING_PARAMETER])
 @bp.problems(409, 503)
 @requires(READ)
 def infer(body: dict[str, Any], ref: str, version: str = VERSION) -> Response:
@@ -123,15 +126,15 @@ def infer(body: dict[str, Any], ref: str, version: str = VERSION) -> Response:
     datatype. The answer's output, `output`, is FP32, as JSON or, when asked for, binary.
     """
     tensor = decode_tensor(body["inputs"][0], inference_request(request)[1], "inputs[0]")
-    outputs, _ = serving.predict(ref, "kserve", tensor, "inputs[0]")
-    return _response(ref, body, outputs)
+    routed = serving.predict(ref, "kserve", tensor, "inputs[0]")
+    return _response(ref, body, routed.outputs, routed.job_id)
 
 
 def _tensor_metadata(name: str, shape: tuple[int, ...]) -> dict[str, Any]:
     return {"name": name, "datatype": "FP32", "shape": [-1, *shape]}
 
 
-def _response(ref: str, body: dict[str, Any], outputs: np.ndarray) -> Response:
+def _response(ref: str, body: dict[str, Any], outputs: np.ndarray, job_id: str) -> Response:
     binary = body["parameters"]["binary_data_output"] or any(
         wanted["parameters"]["binary_data"] for wanted in body["outputs"]
     )
@@ -143,7 +146,7 @@ def _response(ref: str, body: dict[str, Any], outputs: np.ndarray) -> Response:
         tensor["data"] = outputs.ravel()
     answer = {
         "model_name": ref,
-        "model_version": VERSION,
+        "model_version": job_id,  # the job that answered (an alias has several)
         "id": body.get("id") or str(uuid.uuid4()),
         "outputs": [tensor],
     }

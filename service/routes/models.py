@@ -23,7 +23,13 @@ bp = Blueprint(
 
 @bp.post("/v1/models/<ref:ref>/predict")
 @bp.arguments(PredictRequestSchema)
-@bp.response(200, PredictResponseSchema, description="One answer per instance, in order.")
+@bp.response(
+    200,
+    PredictResponseSchema,
+    description="One answer per instance, in order.",
+    headers=serving.ANSWER_HEADERS,
+)
+@bp.doc(parameters=[serving.ROUTING_PARAMETER])
 @bp.problems(409, 503)
 @requires(READ)
 def predict(body: dict[str, Any], ref: str) -> Response:
@@ -38,9 +44,9 @@ def predict(body: dict[str, Any], ref: str) -> Response:
     `both` gives both. A model trained with a regression loss has no classes.
     """
     wanted = body["return_"]
-    outputs, predictor = serving.predict(ref, "native", body["instances"], "instances", wanted)
+    routed = serving.predict(ref, "native", body["instances"], "instances", wanted)
     # A Response, not a dict: the answer is made as described, without dumping it again.
-    return current_app.json.response(serving.answer(outputs, predictor, wanted))
+    return current_app.json.response(serving.answer(routed, wanted))
 
 
 @bp.get("/v1/models/<ref:ref>/summary")

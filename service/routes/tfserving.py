@@ -59,7 +59,13 @@ VERSIONED = f'/v1/models/<ref:ref>/versions/<any("{VERSION}"):version>'
 @bp.post("/v1/models/<ref:ref>:predict")
 @bp.post(f"{VERSIONED}:predict", endpoint="predict_version")
 @bp.arguments(TFServingPredictSchema, location="any_json")
-@bp.response(200, TFServingPredictResponseSchema, description="The model's outputs.")
+@bp.response(
+    200,
+    TFServingPredictResponseSchema,
+    description="The model's outputs.",
+    headers=serving.ANSWER_HEADERS,
+)
+@bp.doc(parameters=[serving.ROUTING_PARAMETER])
 @bp.problems(409, 503)
 @requires(READ)
 def predict(body: dict[str, Any], ref: str, version: str = VERSION) -> Response:
@@ -70,7 +76,7 @@ def predict(body: dict[str, Any], ref: str, version: str = VERSION) -> Response:
     """
     # Rows answer as `predictions`, columns as `outputs`, as TF Serving does.
     field, key = ("instances", "predictions") if "instances" in body else ("inputs", "outputs")
-    outputs, _ = serving.predict(ref, "tfserving", body[field], field)
+    outputs = serving.predict(ref, "tfserving", body[field], field).outputs
     return current_app.json.response({key: outputs})
 
 

@@ -17,7 +17,7 @@ from service.limits import in_force, over_limit
 from service.ml.arrays import NUMERIC_KINDS, has_booleans, in_datatype
 from service.schemas.fields import Bool, Choice, Int, Lenient
 from service.schemas.models import NUMERIC_ARRAY
-from service.serving import INPUT, OUTPUT, VERSION
+from service.serving import INPUT, OUTPUT
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 DATATYPES = {
@@ -222,6 +222,15 @@ class V2ResponseOutputSchema(Schema):
 
 class V2InferResponseSchema(Schema):
     model_name = fields.String(required=True)
-    model_version = fields.String(required=True, metadata={"const": VERSION})
+    model_version = fields.String(
+        required=True,
+        metadata={
+            "format": "uuid",
+            "description": (
+                "The job whose model answered: the model's own, or through an alias with "
+                "weighted targets the one this request was routed to."
+            ),
+        },
+    )
     id = fields.String(required=True)
     outputs = fields.List(fields.Nested(V2ResponseOutputSchema), required=True)

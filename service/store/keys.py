@@ -18,7 +18,7 @@ def key(*parts: str) -> str:
 
 # Sorted set of job IDs by submission time, for listing.
 JOBS = key("jobs")
-# Hash: alias name -> JSON {job_id, updated_at}.
+# Hash: alias name -> JSON setting {targets, shadow, updated_at} (first: {job_id, updated_at}).
 ALIASES = key("aliases")
 # Hash: the training-duration histogram the workers fill (service.store.durations).
 TRAINING_SECONDS = key("metrics", "training-seconds")
@@ -83,3 +83,20 @@ def study(sweep_id: str) -> str:
 
 # Sorted set of batch prediction IDs by submission time (service.store.batches).
 BATCHES = key("batch-predictions")
+
+
+def rollout_stats(alias: str, role: str, job_id: str) -> str:
+    """Hash: what one model did with an alias's traffic, as a target or its shadow
+    (service.rollouts.recorder): counters by field."""
+    return key("rollout", alias, role, job_id)
+
+
+def rollout_members(alias: str) -> str:
+    """Set: the `role:job_id` of every model that has stats under an alias."""
+    return key("rollout-members", alias)
+
+
+def prediction(request_id: str) -> str:
+    """Hash: what a prediction through an alias answered, kept FEEDBACK_TTL for the
+    outcome a client feeds back (service.store.rollouts)."""
+    return key("prediction", request_id)

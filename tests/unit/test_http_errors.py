@@ -170,7 +170,7 @@ def test_every_invalid_query_parameter_is_reported_at_once(http: Any) -> None:
 def test_an_alias_without_a_job_is_an_invalid_request_not_a_prediction_input(http: Any) -> None:
     body = assert_problem(http.put("/v1/aliases/digits-prod", json={}), 422, "invalid-request")
     assert body["title"] == "Invalid request"
-    assert body["errors"] == {"job_id": ["Missing data for required field."]}
+    assert body["errors"] == {"job_id": ["Expected either `job_id` or weighted `targets`."]}
 
 
 def test_an_invalid_alias_name_is_a_422_saying_what_a_name_is(http: Any) -> None:
