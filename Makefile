@@ -56,6 +56,7 @@ bench: setup
 	$(BIN)/python bench/sweeps.py
 	$(BIN)/python bench/resume.py
 	$(BIN)/python bench/batch.py
+	$(BIN)/python bench/rollouts.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

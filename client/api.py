@@ -148,6 +148,13 @@ class Client:
     def summary(self, ref: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/models/{_segment(ref)}/summary")
 
+    def set_alias(self, name: str, setting: dict[str, Any]) -> dict[str, Any]:
+        """Give an alias a setting: `{"job_id"}` or weighted `targets`, and a `shadow`."""
+        return self._call("PUT", f"/v1/aliases/{_segment(name)}", json=setting)
+
+    def alias_report(self, name: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/aliases/{_segment(name)}/report")
+
     def dry_run_summary(self, spec: dict[str, Any]) -> dict[str, Any]:
         """The summary of a spec's model without training it (only `model` is read)."""
         return self._call("POST", "/v1/summary", json={"model": spec.get("model")})

@@ -116,6 +116,21 @@ def parser() -> argparse.ArgumentParser:
     sub = command("sweep", sweep, "start a hyperparameter sweep and follow its leaderboard")
     sub.add_argument("sweep", help="the sweep (spec, search, objective...), a JSON file")
 
+    sub = command(
+        "alias", alias, "set an alias's weighted targets and shadow, and print its report"
+    )
+    sub.add_argument("name", metavar="ALIAS")
+    sub.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="ID[=WEIGHT]",
+        help="a job to send requests to, with its weight (default 1); repeat for a split",
+    )
+    sub.add_argument(
+        "--shadow", metavar="ID[=PERCENT]", help="a job mirrored a share of requests (100)"
+    )
+
     sub = command("jobs", jobs, "list jobs, newest first")
     sub.add_argument("--status", choices=STATUSES)
     sub.add_argument("--limit", type=int, default=20, help="1 to 100 (default 20)")
@@ -126,6 +141,27 @@ def parser() -> argparse.ArgumentParser:
     sub = command("delete", delete, "delete an ended job and its model")
     sub.add_argument("job_id", metavar="ID")
     return main_parser
+
+
+def alias(client: Client, args: argparse.Namespace, out: Console) -> int:
+    if args.shadow and not args.target:
+        raise InputError("--shadow needs the alias's --target(s) too: a setting is whole.")
+    if args.target:
+        setting: dict[str, Any] = {"targets": [_weighted(t, 1) for t in args.target]}
+        if args.shadow:
+            job_id, percent = _weighted(args.shadow, 100).values()
+            setting["shadow"] = {"job_id": job_id, "percent": percent}
+        client.set_alias(args.name, setting)
+    out.print(render.rollout(client.alias_report(args.name)))
+    return 0
+
+
+def _weighted(text: str, default: int) -> dict[str, Any]:
+    job_id, _, weight = text.partition("=")
+    try:
+        return {"job_id": job_id, "weight": int(weight) if weight else default}
+    except ValueError:
+        raise InputError(f"{text}: expected ID or ID=NUMBER.") from None
 
 
 def submit(client: Client, args: argparse.Namespace, out: Console) -> int:

@@ -162,6 +162,57 @@ def sweep(found: Mapping[str, Any], rows: int = LEADERBOARD_ROWS) -> Group:
     return Group(head, table)
 
 
+def rollout(report: Mapping[str, Any]) -> Group:
+    """An alias's report: one row per model, then the verdict of the comparison."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table.add_column("Job", no_wrap=True, min_width=36)
+    for name in ("Role", "Traffic", "Requests", "Errors", "p50 ms", "p99 ms", "Agreement"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("Outcomes", overflow="fold")
+    for model in report["models"]:
+        role = model["role"] + (" (primary)" if model.get("primary") else "")
+        if not model["current"]:
+            role += " (before)"
+        traffic = (
+            f"{model['share']:.0%}"
+            if "share" in model
+            else f"{model.get('percent', 0):g}% mirrored"
+        )
+        agreement = model["agreement"] or {}
+        outcomes = model["outcomes"] or {}
+        table.add_row(
+            model["job_id"],
+            role,
+            traffic if model["current"] else "",
+            str(model["requests"]),
+            f"{model['error_rate']:.1%}" if model["error_rate"] is not None else "",
+            number(model["latency_ms"]["p50"]) if model["latency_ms"]["p50"] else "",
+            number(model["latency_ms"]["p99"]) if model["latency_ms"]["p99"] else "",
+            _agreement(agreement),
+            _outcomes(outcomes),
+        )
+    comparison = report["comparison"]
+    verdict = Text(comparison["summary"] if comparison else "One model: nothing to compare.")
+    return Group(Text(f"{report['alias']}: primary {report['primary']}"), table, verdict)
+
+
+def _agreement(found: Mapping[str, Any]) -> str:
+    if "rate" in found:
+        return f"{found['rate']:.1%} of {found['rows']}"
+    if "mean_abs_difference" in found:
+        return f"±{number(found['mean_abs_difference'])} over {found['rows']}"
+    return ""
+
+
+def _outcomes(found: Mapping[str, Any]) -> str:
+    if not found:
+        return ""
+    metric = "accuracy" if "accuracy" in found else "mae"
+    interval = found.get("ci95")
+    spread = f" [{number(interval[0])}, {number(interval[1])}]" if interval else ""
+    return f"{metric} {number(found[metric])}{spread} on {found['count']}"
+
+
 def json_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"

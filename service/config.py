@@ -92,9 +92,10 @@ class Settings:
     # kept for the outcome a client may feed back (POST /v1/feedback); each costs Redis
     # about 200 bytes plus 10 a row for this long; 0 keeps none.
     feedback_ttl_s: int = 3600
-    # Mirrored requests waiting for an API process's shadow thread; beyond this they
-    # are dropped (and counted), so a slow shadow never slows the primary.
-    shadow_queue_size: int = 256
+    # Mirrored requests waiting for an API process's shadow thread, which runs them
+    # every quarter of a second; beyond this they are dropped (and counted), so a slow
+    # shadow never holds up the primary (2,048 holds 0.25 s of 8,000 requests/s).
+    shadow_queue_size: int = 2048
     # The share of predictions through aliases (0 to 1) written, with their answers and
     # the outcomes fed back, as JSON Lines files under the artifact store's
     # payloads/<alias>/; a file is published whole once it holds PAYLOAD_LOG_MAX_BYTES

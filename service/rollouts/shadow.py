@@ -1,7 +1,16 @@
 """Mirrored requests: after the primary has answered, its batch waits in a bounded
 queue for this process's shadow thread, which runs the shadow's model on it and
 records how it did and how far it is from the primary. A full queue drops the work
-(and counts it): a shadow never slows or fails the request it mirrors."""
+(and counts it): a shadow never fails the request it mirrors.
+
+The thread gathers what arrives over GATHER_S and runs each shadow model once on all of
+it (the rows stacked): one session call and one round of counters instead of one per
+request, and the thread holds the interpreter in short bursts rather than after every
+answer, when the next request of the same process would wait for it. Measured at one
+connection (bench/rollouts.py, one run): a model call per mirror added 28 % to the
+primary's p50, gathering for 0.05 s 13 %, for 0.25 s 2 %. A mirrored request's latency
+is therefore that of the model call it was part of, and SHADOW_QUEUE_SIZE must hold
+GATHER_S of requests."""
 
 from __future__ import annotations
 
@@ -23,6 +32,7 @@ from service.rollouts.outcomes import Outcome
 from service.rollouts.recorder import Recorder, answered
 
 SHADOW = "shadow"
+GATHER_S = 0.25
 log = logging.getLogger(__name__)
 # (job ID, batch) -> (outputs, class map): the same model path the request used.
 RunModel = Callable[[str, np.ndarray], tuple[np.ndarray, dict[str, Any] | None]]
@@ -69,36 +79,55 @@ class ShadowRunner:
 
     def _run_forever(self) -> None:
         while True:
-            mirror = self._queue.get()
-            try:
-                self._run(mirror)
-            except Exception:
-                log.exception("shadow request for %s not recorded", mirror.alias)
-            finally:
+            mirrors = [self._queue.get()]
+            time.sleep(GATHER_S)
+            while True:
+                try:
+                    mirrors.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            groups: dict[tuple[str, str, tuple[int, ...]], list[Mirror]] = {}
+            for mirror in mirrors:
+                key = (mirror.alias, mirror.job_id, mirror.batch.shape[1:])
+                groups.setdefault(key, []).append(mirror)
+            for group in groups.values():
+                try:
+                    self._run(group)
+                except Exception:
+                    log.exception("shadow requests for %s not recorded", group[0].alias)
+            for _ in mirrors:
                 self._queue.task_done()
 
-    def _run(self, mirror: Mirror) -> None:
+    def _run(self, group: list[Mirror]) -> None:
+        """Run one shadow on the stacked batches of its mirrored requests."""
+        alias, job_id = group[0].alias, group[0].job_id
         started = time.perf_counter()
         status, answer = 200, None
         try:
-            outputs, classes = self.run_model(mirror.job_id, mirror.batch)
+            outputs, classes = self.run_model(job_id, np.concatenate([m.batch for m in group]))
             answer = Outcome.of(outputs, classes)
-        except ServiceError as exc:  # the shadow cannot take this request (or is gone)
+        except ServiceError as exc:  # the shadow cannot take these requests (or is gone)
             status = exc.status
         except Exception:
-            log.exception("shadow %s failed on a request of %s", mirror.job_id, mirror.alias)
+            log.exception("shadow %s failed on requests of %s", job_id, alias)
             status = 500
         seconds = time.perf_counter() - started
-        counters = answered(status, seconds)
+        total: dict[str, float] = {}
+        start = 0
+        for mirror in group:
+            counters = answered(status, seconds)
+            if answer is not None:
+                rows = Outcome(answer.kind, answer.rows[start : start + len(mirror.batch)])
+                start += len(mirror.batch)
+                counters |= outcomes.distribution(rows)
+                counters |= outcomes.agreement(mirror.primary, rows)
+                if mirror.request_id is not None:
+                    self.recorder.remember(
+                        mirror.request_id, {"shadow": job_id, "shadow_outcome": rows.document()}
+                    )
+            for name, value in counters.items():
+                total[name] = total.get(name, 0) + value
+            metrics.alias_answered(alias, job_id, SHADOW, seconds, status >= 400)
         if answer is not None:
-            counters |= outcomes.distribution(answer)
-            compared = outcomes.agreement(mirror.primary, answer)
-            counters |= compared
-            metrics.shadow_compared(mirror.alias, mirror.job_id, compared)
-            if mirror.request_id is not None:
-                self.recorder.remember(
-                    mirror.request_id,
-                    {"shadow": mirror.job_id, "shadow_outcome": answer.document()},
-                )
-        metrics.alias_answered(mirror.alias, mirror.job_id, SHADOW, seconds, status >= 400)
-        self.recorder.count(mirror.alias, SHADOW, mirror.job_id, counters)
+            metrics.shadow_compared(alias, job_id, total)
+        self.recorder.count(alias, SHADOW, job_id, total)

@@ -53,6 +53,21 @@ def sweep_page(sweep_id: str) -> str:
     return render_template("ui/sweep.html", sweep_id=sweep_id)
 
 
+@bp.get("/aliases")
+@public
+def aliases_page() -> str:
+    """The aliases, with their targets, weights and shadow; its script polls GET /v1/aliases."""
+    return render_template("ui/aliases.html")
+
+
+@bp.get("/aliases/<alias:name>")
+@public
+def alias_page(name: str) -> str:
+    """One alias: its setting and its report (traffic, latency, agreement, outcomes and the
+    verdict), polled. Only the (checked) name is in the HTML."""
+    return render_template("ui/alias.html", name=name)
+
+
 # Our own route rather than Flask's `static` endpoint, so the assets can be public
 # like the pages (an undeclared view needs a full key when keys are configured).
 @bp.get("/static/<path:filename>")

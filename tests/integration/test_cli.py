@@ -8,6 +8,8 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +160,20 @@ def test_a_sweep_over_a_missing_path_is_exit_2_naming_it(server: str, tmp_path: 
     assert swept.returncode == 2
     assert "Invalid sweep (422)" in swept.stderr
     assert "search.model.layers[9].units" in swept.stderr
+
+
+def test_alias_sets_weighted_targets_and_prints_the_report(server: str, trained: Any) -> None:
+    ten, binary = trained("digits")["id"], trained("digits_binary")["id"]
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    done = cli(server, "alias", name, "--target", f"{ten}=90", "--target", f"{binary}=10")
+    assert done.returncode == 0, done.stderr
+    assert ten in done.stdout
+    assert binary in done.stdout
+    assert "target (primary)" in done.stdout
+    assert "90%" in done.stdout
+    with urllib.request.urlopen(f"{server}/v1/aliases/{name}") as response:
+        alias = json.loads(response.read())
+    assert alias["targets"] == [{"job_id": ten, "weight": 90}, {"job_id": binary, "weight": 10}]
+    bad = cli(server, "alias", name, "--target", f"{ten}=lots")
+    assert bad.returncode == 2
+    assert "ID=NUMBER" in bad.stderr

@@ -4,6 +4,7 @@ and sampled payload logs that are never half written."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -341,10 +342,8 @@ def test_killing_a_worker_while_it_logs_leaves_only_readable_files(
         def load() -> None:
             with requests.Session() as session:
                 while not stop.is_set():
-                    try:
+                    with contextlib.suppress(requests.RequestException):
                         predict(session, base, alias)
-                    except requests.RequestException:
-                        pass
 
         loader = threading.Thread(target=load)
         loader.start()

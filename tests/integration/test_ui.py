@@ -160,3 +160,50 @@ def test_a_sweep_is_followed_live_to_its_leaderboard_and_charts(
         assert len(chart.find_elements(By.CSS_SELECTOR, "circle.trial-best")) == 1
     snap("ui-sweep")
     assert console_errors(browser) == []
+
+
+def test_an_alias_shows_its_weights_shadow_and_report(
+    server: str, trained: Any, browser: WebDriver, snap: Callable[[str], None]
+) -> None:
+    ten, binary, added = trained("digits"), trained("digits_binary"), trained("sum_of_two")
+    name = f"ui-{ten['id'][:8]}"
+    setting = {
+        "targets": [{"job_id": ten["id"], "weight": 75}, {"job_id": binary["id"], "weight": 25}],
+        "shadow": {"job_id": added["id"], "percent": 50},
+    }
+    request = urllib.request.Request(
+        f"{server}/v1/aliases/{name}",
+        data=json.dumps(setting).encode(),
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=60).close()
+    predict = urllib.request.Request(
+        f"{server}/v1/models/{name}/predict",
+        data=json.dumps({"instances": [[0.0] * 64]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    for _ in range(20):
+        urllib.request.urlopen(predict, timeout=60).close()
+
+    console_errors(browser)
+    browser.get(f"{server}/ui/aliases")
+    row = f'tr[data-alias="{name}"]'
+    assert until(
+        browser,
+        lambda b: text(b, f"{row} .targets") == f"{ten['id'][:8]} 75 %, {binary['id'][:8]} 25 %",
+    )
+    assert text(browser, f"{row} .shadow") == f"{added['id'][:8]} 50 %"
+    browser.find_element(By.CSS_SELECTOR, f"{row} a").click()
+    primary = f'tr[data-job-id="{ten["id"]}"]'
+    assert until(browser, lambda b: text(b, f"{primary} .role") == "target (primary)")
+    assert text(browser, f"{primary} .traffic") == "75.0 %"
+    # Counters reach the report within a second; the page polls until all 20 are in.
+    requests_shown = lambda b: sum(  # noqa: E731
+        int(r.text) for r in b.find_elements(By.CSS_SELECTOR, 'tr[data-role="target"] .requests')
+    )
+    assert until(browser, lambda b: requests_shown(b) == 20, timeout=15)
+    assert text(browser, 'tr[data-role="shadow"] .traffic') == "50 % mirrored"
+    assert text(browser, "#verdict").startswith("No difference yet")
+    snap("ui-alias")
+    assert console_errors(browser) == []
