@@ -155,23 +155,12 @@ class ArtifactStore:
     def files(self, job_id: str) -> list[StoredFile]:
         """The job's artifacts, by name: its plain files, never a temporary one (hidden
         names) or a directory. Empty when the job has none."""
-        try:
-            entries = self.fs.ls(self.job_dir(job_id), detail=True)
-        except FileNotFoundError:
-            return []
-        found = []
-        for info in entries:
-            name = info["name"].rstrip("/").rsplit("/", 1)[-1]
-            if info["type"] == "file" and not name.startswith("."):
-                found.append(StoredFile(name, int(info["size"]), _version(info)))
-        return sorted(found, key=lambda f: f.name)
+        return self._plain_files(self.job_dir(job_id))
 
     def open(self, job_id: str, name: str) -> IO[bytes]:
         """One artifact opened for reading, local or remote (read in blocks as it goes).
         `name` must come from `files`: it is checked to be a plain file name anyway."""
-        if not name or "/" in name or name.startswith("."):
-            raise ValueError(f"Not an artifact name: {name!r}")
-        return self.fs.open(f"{self.job_dir(job_id)}/{name}", "rb")
+        return self.fs.open(f"{self.job_dir(job_id)}/{_plain_name(name)}", "rb")
 
     def add_file(self, job_id: str, name: str, local: Path) -> None:
         """Publish a local file into a stored job's directory as `name`, whole or not at
@@ -211,22 +200,12 @@ class ArtifactStore:
     def payload_files(self, alias: str) -> list[StoredFile]:
         """An alias's payload log files, oldest first (their names start with the time
         they were published)."""
-        try:
-            entries = self.fs.ls(self.path(PAYLOADS_DIR, alias), detail=True)
-        except FileNotFoundError:
-            return []
-        found = []
-        for info in entries:
-            name = info["name"].rstrip("/").rsplit("/", 1)[-1]
-            if info["type"] == "file" and name.endswith(".jsonl") and not name.startswith("."):
-                found.append(StoredFile(name, int(info["size"]), _version(info)))
-        return sorted(found, key=lambda f: f.name)
+        found = self._plain_files(self.path(PAYLOADS_DIR, alias))
+        return [f for f in found if f.name.endswith(".jsonl")]
 
     def open_payload(self, alias: str, name: str) -> IO[bytes]:
         """One payload log file opened for reading (`name` from `payload_files`)."""
-        if not name or "/" in name or name.startswith("."):
-            raise ValueError(f"Not a payload log name: {name!r}")
-        return self.fs.open(self.payload_path(alias, name), "rb")
+        return self.fs.open(self.payload_path(alias, _plain_name(name)), "rb")
 
     def recent_job_ids(self, limit: int) -> list[str]:
         """IDs of the jobs with stored models, most recently saved first."""
@@ -364,6 +343,20 @@ class ArtifactStore:
         shutil.rmtree(trash, ignore_errors=True)
         return True
 
+    def _plain_files(self, directory: str) -> list[StoredFile]:
+        """The plain files of a store directory by name, never a temporary one (hidden
+        names) or a directory; empty when it does not exist."""
+        try:
+            entries = self.fs.ls(directory, detail=True)
+        except FileNotFoundError:
+            return []
+        found = []
+        for info in entries:
+            name = info["name"].rstrip("/").rsplit("/", 1)[-1]
+            if info["type"] == "file" and not name.startswith("."):
+                found.append(StoredFile(name, int(info["size"]), _version(info)))
+        return sorted(found, key=lambda f: f.name)
+
     def _temp_dir(self, name: str, create: bool = True) -> Path:
         temp = Path(self.root, f"{_TEMP_PREFIX}{name}-{uuid.uuid4().hex[:8]}")
         if create:
@@ -406,6 +399,13 @@ class ArtifactStore:
         if "LastModified" in info:
             return info["LastModified"].timestamp()
         return self.fs.modified(info["name"]).timestamp()
+
+
+def _plain_name(name: str) -> str:
+    """`name` if it names a plain file of one directory (no path, not hidden)."""
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"Not an artifact name: {name!r}")
+    return name
 
 
 def _version(info: dict[str, Any]) -> str:

@@ -48,7 +48,7 @@ def _member(
 ) -> dict[str, Any]:
     requests = int(found.get("requests", 0))
     errors = int(found.get("errors", 0))
-    buckets = _by_prefix(found, "latency:")
+    buckets = {int(k): v for k, v in _by_prefix(found, "latency:").items()}
     member: dict[str, Any] = {
         "job_id": job_id,
         "role": role,
@@ -58,8 +58,8 @@ def _member(
         "error_rate": errors / requests if requests else None,
         "statuses": {k: int(v) for k, v in _by_prefix(found, "status:").items()},
         "latency_ms": {
-            "p50": _ms(stats.percentile({int(k): v for k, v in buckets.items()}, 0.5)),
-            "p99": _ms(stats.percentile({int(k): v for k, v in buckets.items()}, 0.99)),
+            "p50": _ms(stats.percentile(buckets, 0.5)),
+            "p99": _ms(stats.percentile(buckets, 0.99)),
         },
         "predictions": _predictions(found),
         "agreement": _agreement(found) if role == SHADOW else None,
