@@ -253,7 +253,6 @@ def test_outcomes_fed_back_give_the_candidate_its_verdict(
     base, _ = api
     a, b = models["strong"], models["weak"]
     put(base, alias, {"targets": [{"job_id": a, "weight": 50}, {"job_id": b, "weight": 49}]})
-    rng = random.Random(7)
     answered = []
     with requests.Session() as session:
         for _ in range(600):
@@ -265,11 +264,15 @@ def test_outcomes_fed_back_give_the_candidate_its_verdict(
                     response.json()["classes"][0],
                 )
             )
-    outcomes = []
+    # Exact rates, not drawn ones: of every 10 outcomes of a model, rate * 10 are right,
+    # so the first 10 of each (fed first) cannot settle the test by chance.
+    by_job: dict[str, list[dict[str, Any]]] = {a: [], b: []}
     for request_id, job_id, predicted in answered:
-        right = rng.random() < (primary_right if job_id == a else candidate_right)
+        rate = primary_right if job_id == a else candidate_right
+        right = len(by_job[job_id]) % 10 < round(rate * 10)
         label = predicted if right else (predicted + 1) % 10
-        outcomes.append({"request_id": request_id, "label": label})
+        by_job[job_id].append({"request_id": request_id, "label": label})
+    outcomes = by_job[a][:10] + by_job[b][:10] + by_job[a][10:] + by_job[b][10:]
     time.sleep(1.5)  # records reach Redis within a second of the answer
     first = feed(base, outcomes[:20])
     assert first["recorded"] == 20
