@@ -138,8 +138,9 @@ class SweepRunner:
             return
         spec["name"] = f"{definition['name'] or 'sweep'} trial {number}"
         job_id = str(uuid.uuid4())
-        self.sweeps.put_trial(sweep.id, {**trial, "job_id": job_id})
-        # Active under its job ID before it is queued: the worker that ends it finds it.
+        # Active under its job ID before it is queued, so the worker that ends it finds
+        # it; until its job exists, `launched_at` tells a reader it is being queued.
+        self.sweeps.put_trial(sweep.id, {**trial, "job_id": job_id, "launched_at": time.time()})
         self.sweeps.activate(sweep.id, claim, job_id)
         try:
             self.jobs.submit(
@@ -183,6 +184,8 @@ class SweepRunner:
             if member.startswith(CLAIM):
                 continue
             record = self.jobs.get(member)
+            if record is None and self._being_queued(sweep_id, member):
+                continue
             if record is None:
                 gone = WorkerLost("The trial's job is gone (deleted or expired).").to_problem()
                 found = Outcome("failed", None, 0, None, error=gone)
@@ -209,6 +212,13 @@ class SweepRunner:
             if not member.startswith(CLAIM):
                 self.jobs.cancel(member)
         return self.reconcile(sweep_id)
+
+    def _being_queued(self, sweep_id: str, job_id: str) -> bool:
+        """A trial activated by a launcher that has not queued its job yet (one that
+        died doing so is given up after CLAIM_TTL_S, like a claim)."""
+        trial = next((t for t in self.sweeps.trials(sweep_id) if t["job_id"] == job_id), None)
+        launched = (trial or {}).get("launched_at")
+        return launched is not None and time.time() - launched <= CLAIM_TTL_S
 
     def _recorded(self, sweep_id: str, job_id: str) -> bool:
         trials = self.sweeps.trials(sweep_id)

@@ -23,6 +23,7 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
+from service.store.jobs import JobQueue
 from tests.helpers import (
     children,
     example,
@@ -128,6 +129,27 @@ def test_a_sweep_runs_to_the_end_and_promotes_its_best_trial(own: dict[str, Any]
     stream = client.get(f"/v1/sweeps/{sweep['id']}/events").get_data(as_text=True)
     events = [block for block in stream.split("\n\n") if block.startswith("event:")]
     assert [e.split("\n")[0] for e in events] == ["event: trial"] * 4 + ["event: end"]
+
+
+def test_a_reader_while_a_trial_is_being_queued_leaves_it_alone(
+    own: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A trial is active under its job ID just before its job is queued; a reader of
+    # the sweep (the dashboard polls every second) that comes in between must not take
+    # the job it cannot find yet for one that is gone.
+    client, seen = own["client"], []
+    queue = JobQueue.submit
+
+    def read_then_queue(self: JobQueue, spec: dict[str, Any], **kwargs: Any) -> Any:
+        seen.append(client.get(f"/v1/sweeps/{kwargs['sweep']['id']}").get_json())
+        return queue(self, spec, **kwargs)
+
+    monkeypatch.setattr(JobQueue, "submit", read_then_queue)
+    sweep = start(client, digits_sweep(epochs=1, trials=2, parallel=1, pruner="none"))
+    monkeypatch.undo()
+    assert [s["counts"]["failed"] for s in seen] == [0]
+    sweep = ended(client, sweep["id"])
+    assert sweep["counts"]["finished"] == 2, sweep["leaderboard"]
 
 
 def test_promotion_keeps_an_alias_whose_model_is_better(own: dict[str, Any], trained: Any) -> None:
