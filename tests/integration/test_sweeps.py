@@ -138,10 +138,12 @@ def test_a_reader_while_a_trial_is_being_queued_leaves_it_alone(
     # the sweep (the dashboard polls every second) that comes in between must not take
     # the job it cannot find yet for one that is gone.
     client, seen = own["client"], []
+    # Another app, as another API process would be (and a request context of its own).
+    reader = create_app(own["settings"]).test_client()
     queue = JobQueue.submit
 
     def read_then_queue(self: JobQueue, spec: dict[str, Any], **kwargs: Any) -> Any:
-        seen.append(client.get(f"/v1/sweeps/{kwargs['sweep']['id']}").get_json())
+        seen.append(reader.get(f"/v1/sweeps/{kwargs['sweep']['id']}").get_json())
         return queue(self, spec, **kwargs)
 
     monkeypatch.setattr(JobQueue, "submit", read_then_queue)
