@@ -5,9 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser run test test-unit lint format openapi bench clean
+DEPLOY_VENV := .venv-deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+.PHONY: setup browser deploy-tools run test test-unit test-containers lint format openapi bench clean
+
+$(STAMP): requirements.txt requirements-serving.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
@@ -25,11 +28,28 @@ browser:
 	@scripts/ensure-package.sh chromedriver chromium-driver || \
 		echo "Chromium unavailable: tests/integration/test_ui.py will be skipped." >&2
 
+# The manifest and container checkers, in a venv of their own (requirements-deploy.txt).
+$(DEPLOY_STAMP): requirements-deploy.txt
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet --upgrade pip
+	$(DEPLOY_VENV)/bin/pip install --quiet -r requirements-deploy.txt
+	touch $(DEPLOY_STAMP)
+
+deploy-tools: $(DEPLOY_STAMP)
+
 run: setup
 	scripts/run.sh
 
-test: setup browser lint
+# Podman where it can run (scripts/container-env.sh); the container tests skip, saying
+# why, where it cannot.
+test: setup browser deploy-tools lint
+	@scripts/container-env.sh || echo "Podman unavailable: tests/containers will be skipped." >&2
 	$(BIN)/python -m pytest
+
+# The images built and the whole stack run in podman (also part of `make test`).
+test-containers: setup deploy-tools
+	scripts/container-env.sh
+	$(BIN)/python -m pytest tests/containers
 
 test-unit: setup
 	$(BIN)/python -m pytest -m "not integration"
@@ -59,4 +79,4 @@ bench: setup
 	$(BIN)/python bench/rollouts.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEPLOY_VENV) var .pytest_cache .ruff_cache

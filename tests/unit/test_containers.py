@@ -57,11 +57,36 @@ def instructions() -> list[tuple[str, str]]:
     ]
 
 
+def stages() -> dict[str, list[tuple[str, str]]]:
+    """Each stage's instructions by its name (the last one also under ""), a stage built
+    FROM another one starting with that one's instructions."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    for word, args in instructions():
+        if word == "FROM":
+            base, _, name = args.partition(" AS ")
+            current = [*found.get(base.strip(), []), (word, args)]
+            found[name.strip() or base.strip()] = current
+        elif found:
+            current.append((word, args))
+    found[""] = current
+    return found
+
+
+def base_images() -> list[str]:
+    """The images the stages start from that are not stages, ARG defaults resolved."""
+    defaults = dict(
+        args.split("=", 1) for word, args in instructions() if word == "ARG" and "=" in args
+    )
+    names = set(stages())
+    bases = [args.split()[0] for word, args in instructions() if word == "FROM"]
+    resolved = [re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], b) for b in bases]
+    return [b for b in resolved if b not in names]
+
+
 def runtime_stage() -> list[tuple[str, str]]:
     """The instructions of the last stage: what the image that runs is made of."""
-    steps = instructions()
-    last_from = max(i for i, (word, _) in enumerate(steps) if word == "FROM")
-    return steps[last_from:]
+    return stages()[""]
 
 
 def env_of(stage: list[tuple[str, str]]) -> dict[str, str]:
@@ -93,11 +118,13 @@ def test_dockerfile_passes_hadolint() -> None:
 
 
 def test_image_is_built_in_stages_on_slim_python() -> None:
-    bases = [args.split()[0] for word, args in instructions() if word == "FROM"]
-    assert len(bases) >= 2, "a builder stage keeps compilers and pip caches out"
+    bases = base_images()
+    assert len([w for w, _ in instructions() if w == "FROM"]) >= 2, "a builder stage"
     assert all(re.fullmatch(r"python:3\.11-slim(-\w+)?", base) for base in bases), bases
     copies = [args for word, args in runtime_stage() if word == "COPY"]
     assert any(args.startswith("--from=builder /opt/venv") for args in copies)
+    serving = [args for word, args in stages()["serving"] if word == "COPY"]
+    assert any(args.startswith("--from=serving-venv /opt/venv") for args in serving)
 
 
 def test_image_runs_as_an_unprivileged_user() -> None:
@@ -130,11 +157,11 @@ def test_image_holds_what_the_app_reads_at_run_time() -> None:
         assert (ROOT / path).exists(), path
         assert any(path == c or path.startswith(c + "/") for c in copied), f"{path} not copied"
         assert not any(fnmatch.fnmatch(path, pattern) for pattern in ignored), path
-    # The builder installs requirements.txt: the distribution /docs takes Swagger UI
-    # from must be one of its requirements.
+    # Both builders install requirements-serving.txt: the distribution /docs takes
+    # Swagger UI from must be one of its requirements.
     wanted = {
         canonicalize_name(Requirement(line).name)
-        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        for line in (ROOT / "requirements-serving.txt").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
     (provider,) = packages_distributions()["swagger_ui_bundle"]
