@@ -26,8 +26,8 @@ RUN pip install --no-cache-dir -r /tmp/requirements-serving.txt
 # The serving venv, trimmed to what runs (the serving image's size target is 300 MB):
 # no pip or setuptools, no test suites, no ONNX Runtime model-conversion tools, no
 # source maps or type stubs, botocore's API models only for what s3fs calls (S3, STS
-# and SSO logins), and no bytecode, which the read-only root could not cache anyway (a process compiles what it
-# imports in memory: measured in the README, "Containers").
+# and SSO logins), and no bytecode, which the read-only root could not cache anyway (a
+# process compiles what it imports, in memory, at start).
 FROM serving-builder AS serving-venv
 WORKDIR /opt/venv/lib/python3.11/site-packages
 RUN pip uninstall --yes --quiet pip setuptools \
