@@ -7,8 +7,9 @@ worker stores a job (Keras file and ONNX form), and serves:
   noop (floor)   bench/noop_app.py under gunicorn with the service's worker count,
                  class (gthread) and threads, gunicorn's defaults otherwise: no access
                  log, one shared listening socket
-  previous       the service as it was before ONNX serving (BENCH_PREVIOUS=<checkout of
-                 f4e1d4d>), with its own gunicorn config; skipped when not given
+  previous       the service at another commit (BENCH_PREVIOUS=<a checkout>: f4e1d4d,
+                 before ONNX serving; 890edfc, before the prediction shortcut), with
+                 its own gunicorn config; skipped when not given
   ours           the service with API_ROLE=serving: POST /v1/models/<id>/predict, its
                  gunicorn config, access log on (written, to /dev/null)
 
@@ -310,7 +311,7 @@ def main() -> None:
         results["noop (floor)"] = measure(base, models, None)
     if PREVIOUS:
         with served("service.wsgi:app", {**env, "PRELOAD_MODELS": ids}, Path(PREVIOUS)) as base:
-            results["previous (f4e1d4d)"] = measure(base, models, path)
+            results[f"previous ({commit_of(Path(PREVIOUS))})"] = measure(base, models, path)
             previous_rss = spread_predictions(base, models)
     serving = {**env, "PRELOAD_MODELS": ids, "API_ROLE": "serving"}
     with served("service.wsgi:app", serving) as base:
@@ -318,6 +319,15 @@ def main() -> None:
         ours_rss = spread_predictions(base, models)
     report(results, ours_rss, previous_rss if PREVIOUS else None)
     start_and_cold(env, models)
+
+
+def commit_of(checkout: Path) -> str:
+    return subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def spread_predictions(base: str, models: dict[str, tuple[str, np.ndarray]]) -> list[float]:

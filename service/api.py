@@ -42,7 +42,7 @@ from service.schemas.kserve import HEADER_LENGTH
 View = TypeVar("View", bound=Callable[..., Any])
 SETTINGS = "KERAS_SERVICE_SETTINGS"  # app.config: the Settings the app runs with
 # request.environ: the body, parsed once (as JSON, or as an inference request)
-_PARSED, _INFERENCE = "keras_service.json", "keras_service.inference"
+PARSED, _INFERENCE = "keras_service.json", "keras_service.inference"
 
 
 class Parser(FlaskParser):
@@ -92,9 +92,9 @@ def json_object(req: Request, any_type: bool = False) -> dict[str, Any]:
         raise UnsupportedMediaType(
             f"Expected Content-Type: application/json. Received: {received}."
         )
-    if _PARSED not in req.environ:
-        req.environ[_PARSED] = parse_json(req.get_data(cache=True))
-    body = req.environ[_PARSED]
+    if PARSED not in req.environ:
+        req.environ[PARSED] = parse_json(req.get_data(cache=True))
+    body = req.environ[PARSED]
     if not isinstance(body, dict):
         kind = "null" if body is None else type(body).__name__
         raise MalformedRequest(f"Expected a JSON object. Received: {kind}.")

@@ -38,6 +38,7 @@ from service.routes import (
     tfserving,
     ui,
 )
+from service.shortcut import PredictShortcut
 
 TITLE, VERSION = "Keras training service", "0.1.0"
 _ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -69,16 +70,18 @@ class OrjsonProvider(JSONProvider):
     Bodies are parsed by service.bodies (once, within a nesting limit)."""
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        return orjson.dumps(obj, option=_ORJSON).decode()
+        return self.encode(obj).decode()
+
+    def encode(self, obj: Any) -> bytes:
+        """`obj` as the UTF-8 JSON of a response body."""
+        return orjson.dumps(obj, option=_ORJSON)
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return parse_json(s.encode() if isinstance(s, str) else s)
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
-        return self._app.response_class(
-            orjson.dumps(obj, option=_ORJSON), mimetype="application/json"
-        )
+        return self._app.response_class(self.encode(obj), mimetype="application/json")
 
 
 class ServiceFlask(Flask):
@@ -145,4 +148,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.api_role == "full":
         app.register_blueprint(ui.bp)
     register_error_handlers(app)
+    # Last, over every route: the predict requests it can answer 200 skip Flask.
+    app.wsgi_app = PredictShortcut(app, keys)  # type: ignore[method-assign]
     return app

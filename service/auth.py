@@ -77,6 +77,20 @@ class ApiKeys:
     def __bool__(self) -> bool:
         return bool(self.entries)
 
+    def check(self, authorization: str, needed: str) -> None:
+        """Raise unless the `Authorization` header's key covers the scope `needed`
+        (nothing to check while the service is open, or for a public view)."""
+        if not self or needed == PUBLIC:
+            return
+        scheme, _, presented = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            raise Unauthorized("This service needs an API key: send 'Authorization: Bearer <key>'.")
+        scope = self.scope_of(presented.strip())
+        if scope is None:
+            raise Unauthorized("The API key is not valid.", error="invalid_token")
+        if needed not in _COVERS[scope]:
+            raise Forbidden(f"This API key is {scope}-only; this request needs a {needed} key.")
+
     def scope_of(self, presented: str) -> str | None:
         """The scope of a presented key, or None. Every key is compared, each in
         constant time, so timing reveals neither a key nor which one matched."""
@@ -94,13 +108,4 @@ def authorize(keys: ApiKeys) -> None:
     if not keys or request.endpoint is None:
         return
     needed = required_scope(current_app.view_functions.get(request.endpoint))
-    if needed == PUBLIC:
-        return
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not presented.strip():
-        raise Unauthorized("This service needs an API key: send 'Authorization: Bearer <key>'.")
-    scope = keys.scope_of(presented.strip())
-    if scope is None:
-        raise Unauthorized("The API key is not valid.", error="invalid_token")
-    if needed not in _COVERS[scope]:
-        raise Forbidden(f"This API key is {scope}-only; this request needs a {needed} key.")
+    keys.check(request.headers.get("Authorization", ""), needed)

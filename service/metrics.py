@@ -129,14 +129,19 @@ def _observe(response: Response) -> Response:
     if started is None:
         return response
     current = request._get_current_object()  # one context lookup, not one per attribute
-    route = _route(current.url_rule)
     method = current.method if current.method in _METHODS else "other"
-    key = (route, method, response.status_code)
-    timer = _timers.get(key)
-    if timer is None:  # the first such request: a few hundred keys at most
-        timer = _timers.setdefault(key, HTTP_SECONDS.labels(route, method, str(key[2])))
+    timer = http_timer(route_label(current.url_rule), method, response.status_code)
     timer.observe(time.perf_counter() - started)
     return response
+
+
+def http_timer(route: str, method: str, status: int) -> Histogram:
+    """The request-duration histogram of one route, method and status, bound once."""
+    key = (route, method, status)
+    timer = _timers.get(key)
+    if timer is None:  # the first such request: a few hundred keys at most
+        timer = _timers.setdefault(key, HTTP_SECONDS.labels(route, method, str(status)))
+    return timer
 
 
 # Bound histograms by (route, method, status), sparing `labels()` on every request;
@@ -144,7 +149,8 @@ def _observe(response: Response) -> Response:
 _timers: dict[tuple[str, str, int], Histogram] = {}
 
 
-def _route(rule: Rule | None) -> str:
+def route_label(rule: Rule | None) -> str:
+    """A URL rule as the API description writes its path (`/v1/models/{ref}/predict`)."""
     if rule is None:
         return UNMATCHED
     found = _routes.get(rule.rule)
@@ -160,7 +166,12 @@ _routes: dict[str, str] = {}
 
 def count_predicted_rows(protocol: str, rows: int) -> None:
     """Count the rows a predict request of `protocol` was answered for."""
-    PREDICT_ROWS.labels(protocol, _route(request.url_rule)).inc(rows)
+    predicted_rows(protocol, route_label(request.url_rule)).inc(rows)
+
+
+def predicted_rows(protocol: str, route: str) -> Counter:
+    """The counter of rows predicted by one protocol's route."""
+    return PREDICT_ROWS.labels(protocol, route)
 
 
 def cache_lookup(hit: bool) -> None:

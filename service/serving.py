@@ -1,17 +1,21 @@
 """The one prediction path of the three protocols (ours, TF Serving, KServe V2):
 `predict` resolves the model (an alias's target by weight), checks the batch, runs the
 session and counts the rows; the blueprints only translate their wire formats to its
-inputs and from its outputs. Every answer names the job that answered it
-(`X-Model-Job-ID`), and one through an alias is accounted for once it is made
-(`after_prediction`: counters, feedback record, shadow, payload log)."""
+inputs and from its outputs (for the JSON routes, a `Wire`, which service.shortcut
+uses too). Every answer names the job that answered it (`X-Model-Job-ID`), and one
+through an alias is accounted for once it is made (`after_prediction`: counters,
+feedback record, shadow, payload log)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from flask import Response, g, request
+from flask import Response, current_app, g, request
+from marshmallow import Schema
 
 from service.context import services
 from service.errors import InvalidInput
@@ -22,6 +26,7 @@ from service.rollouts.routing import ROUTING_HEADER
 from service.rollouts.traffic import Routed
 
 if TYPE_CHECKING:
+    from service.context import Services
     from service.ml.predictor import Predictor
 
 # What TF Serving and KServe clients see of every model: one version, one input tensor
@@ -49,6 +54,26 @@ ROUTING_PARAMETER = {
 }
 
 
+@dataclass(frozen=True)
+class Wire:
+    """A JSON prediction route's wire format, for its view and service.shortcut alike:
+    the schema that loads its body, the rows, their JSON path and the `return` wanted
+    in a loaded body (`inputs`), and the answer made of the outputs (`answer`)."""
+
+    protocol: str
+    schema: type[Schema]
+    inputs: Callable[[dict[str, Any]], tuple[list[Any], str, str]]
+    answer: Callable[[Routed, dict[str, Any]], dict[str, Any]]
+
+
+def respond(wire: Wire, ref: str, body: dict[str, Any]) -> Response:
+    """A JSON prediction route's answer to a loaded `body`, made as described (a
+    Response, not a dict: flask-smorest would dump it again)."""
+    rows, path, wanted = wire.inputs(body)
+    routed = predict(ref, wire.protocol, rows, path, wanted)
+    return current_app.json.response(wire.answer(routed, body))
+
+
 def predict(
     ref: str,
     protocol: str,
@@ -61,7 +86,18 @@ def predict(
     tensor that arrived shaped (KServe V2). `wanted` is what our protocol's `return`
     asked for. Returns the job that answered, with the batch, outputs and class map."""
     ctx = services()
+    # Kept before the model runs, so that a failure through an alias is accounted for.
     routed = g.routed = ctx.route(ref, request.headers.get(ROUTING_HEADER))
+    run(ctx, routed, inputs, path, wanted)
+    count_predicted_rows(protocol, len(routed.batch))
+    return routed
+
+
+def run(
+    ctx: Services, routed: Routed, inputs: list[Any] | np.ndarray, path: str, wanted: str
+) -> None:
+    """Check the batch against the model `routed` names and run it: the batch, outputs
+    and class map go into `routed`. Bound to no request (service.shortcut runs it)."""
     predictor = ctx.predictor(routed.job_id)
     check_return(wanted, predictor)
     if isinstance(inputs, np.ndarray):
@@ -70,8 +106,6 @@ def predict(
         batch = rows_batch(inputs, predictor, path)
     routed.batch, routed.outputs = batch, predictor.predict(batch)
     routed.classes = predictor.classes
-    count_predicted_rows(protocol, len(batch))
-    return routed
 
 
 def after_prediction(response: Response) -> Response:

@@ -8,6 +8,7 @@ check a spec (a submission, a dry run) imports Keras, on that first request.
 
 import logging
 
+import service.ml.predictor  # noqa: F401  ONNX Runtime (~50 ms) now, not in a first prediction
 from service.app import create_app
 from service.context import EXTENSION
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 
 from service import serving
 from service.api import Blueprint
@@ -43,10 +43,15 @@ def predict(body: dict[str, Any], ref: str) -> Response:
     outputs as `predictions`; `classes` gives each row's class label as `classes`;
     `both` gives both. A model trained with a regression loss has no classes.
     """
-    wanted = body["return_"]
-    routed = serving.predict(ref, "native", body["instances"], "instances", wanted)
-    # A Response, not a dict: the answer is made as described, without dumping it again.
-    return current_app.json.response(serving.answer(routed, wanted))
+    return serving.respond(WIRE, ref, body)
+
+
+WIRE = serving.Wire(
+    "native",
+    PredictRequestSchema,
+    inputs=lambda body: (body["instances"], "instances", body["return_"]),
+    answer=lambda routed, body: serving.answer(routed, body["return_"]),
+)
 
 
 @bp.get("/v1/models/<ref:ref>/summary")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 
 from service import serving
 from service.api import Blueprint
@@ -23,6 +23,7 @@ from service.auth import READ, requires
 from service.context import services
 from service.errors import NotFound, UnsupportedSignatureMethod
 from service.http import resolve
+from service.rollouts.traffic import Routed
 from service.schemas.tfserving import (
     SIGNATURE,
     TFServingModelMetadataSchema,
@@ -74,10 +75,20 @@ def predict(body: dict[str, Any], ref: str, version: str = VERSION) -> Response:
     Row format (`instances`) or columnar format (`inputs`), as TF Serving takes them, for
     the model's one signature.
     """
+    return serving.respond(WIRE, ref, body)
+
+
+def _rows(body: dict[str, Any]) -> tuple[list[Any], str, str]:
+    field = "instances" if "instances" in body else "inputs"
+    return body[field], field, "probabilities"
+
+
+def _answer(routed: Routed, body: dict[str, Any]) -> dict[str, Any]:
     # Rows answer as `predictions`, columns as `outputs`, as TF Serving does.
-    field, key = ("instances", "predictions") if "instances" in body else ("inputs", "outputs")
-    outputs = serving.predict(ref, "tfserving", body[field], field).outputs
-    return current_app.json.response({key: outputs})
+    return {"predictions" if "instances" in body else "outputs": routed.outputs}
+
+
+WIRE = serving.Wire("tfserving", TFServingPredictSchema, _rows, _answer)
 
 
 @bp.post("/v1/models/<ref:ref>:<any(classify, regress):method>")

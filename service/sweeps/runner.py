@@ -216,19 +216,21 @@ class SweepRunner:
     def _being_queued(self, sweep_id: str, job_id: str) -> bool:
         """A trial activated by a launcher that has not queued its job yet (one that
         died doing so is given up after CLAIM_TTL_S, like a claim)."""
-        trial = next((t for t in self.sweeps.trials(sweep_id) if t["job_id"] == job_id), None)
-        launched = (trial or {}).get("launched_at")
+        launched = (self._trial(sweep_id, job_id) or {}).get("launched_at")
         return launched is not None and time.time() - launched <= CLAIM_TTL_S
 
     def _recorded(self, sweep_id: str, job_id: str) -> bool:
-        trials = self.sweeps.trials(sweep_id)
-        return any(t["job_id"] == job_id and "objective" in t for t in trials)
+        return "objective" in (self._trial(sweep_id, job_id) or {})
+
+    def _trial(self, sweep_id: str, job_id: str) -> dict[str, Any] | None:
+        """The record of the sweep's trial that runs as job `job_id`."""
+        return next((t for t in self.sweeps.trials(sweep_id) if t["job_id"] == job_id), None)
 
     def _settle(self, sweep_id: str, job_id: str, ended: Outcome) -> None:
         sweep = self.sweeps.get(sweep_id)
         if sweep is None:
             return
-        trial = next((t for t in self.sweeps.trials(sweep_id) if t["job_id"] == job_id), None)
+        trial = self._trial(sweep_id, job_id)
         if trial is None:
             return
         study = Study(self.settings, sweep_id, sweep.definition)

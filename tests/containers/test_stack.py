@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import ROOT, example, free_port, wait_until
+from tests.helpers import ROOT, answers, example, free_port, wait_until
 
 # A cold build of the full image takes minutes (pip installs TensorFlow).
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(1800)]
@@ -74,13 +74,6 @@ def request(url: str, body: Any = None, timeout: float = 30) -> tuple[int, Any, 
         return exc.code, json.loads(exc.read() or b"null"), dict(exc.headers)
 
 
-def answers(url: str) -> bool:
-    try:
-        return request(url, timeout=5)[0] == 200
-    except (OSError, ValueError):
-        return False
-
-
 class Stack:
     """One compose project of our own: its containers, on a free host port."""
 
@@ -89,6 +82,13 @@ class Stack:
         self.port = free_port()
         self.env = {**os.environ, **BASES, "FRONT_PORT": str(self.port), "WORKER_THREADS": "1"}
         self.url = f"http://127.0.0.1:{self.port}"
+        self.started = 0.0  # when `up` began: the stack's start is part of what is timed
+
+    def up(self) -> None:
+        """Start the project, serving replica included, and wait until its front answers."""
+        self.started = time.monotonic()
+        self.compose("--profile", "serving", "up", "-d")
+        wait_until(lambda: answers(f"{self.url}/readyz"), timeout=180, interval=1)
 
     def compose(self, *args: str, timeout: float = 300) -> str:
         command = [str(COMPOSE), "-p", self.project, "-f", str(ROOT / "docker-compose.yml")]
@@ -152,11 +152,8 @@ def images() -> dict[str, dict[str, float]]:
 @pytest.fixture(scope="module")
 def stack(images: dict[str, Any]) -> Iterator[Stack]:
     running = Stack()
-    started = time.monotonic()
     try:
-        running.compose("--profile", "serving", "up", "-d")
-        wait_until(lambda: answers(f"{running.url}/readyz"), timeout=180, interval=1)
-        running.started = started  # type: ignore[attr-defined]
+        running.up()
         yield running
     finally:
         running.remove()
@@ -187,7 +184,7 @@ def trained(stack: Stack) -> dict[str, Any]:
     assert status == 202, job
 
     done = finished(stack, job["id"], timeout=600)
-    print(f"\nstack up to a trained digits model: {time.monotonic() - stack.started:.0f} s")  # type: ignore[attr-defined]
+    print(f"\nstack up to a trained digits model: {time.monotonic() - stack.started:.0f} s")
     return done
 
 
