@@ -4,7 +4,7 @@ request is one the app would answer 200.
 
 A one-row prediction spent ~400 µs in the Flask app, twice a Flask no-op view's, most
 of it in machinery a prediction does not use: the request context and its proxies,
-flask-smorest's argument and response wrappers (webargs, marshmallow), six hooks. This
+flask-smorest's argument and response wrappers (webargs, marshmallow), eight hooks. This
 middleware answers such a request with the parts the app itself uses, each called
 once: the app's URL map (its `ref` converter), the route's wire format
 (service.serving.Wire: its request schema, loaded under the app's limits, and its
