@@ -52,7 +52,7 @@ test-containers: setup deploy-tools
 	$(BIN)/python -m pytest tests/containers
 
 test-unit: setup
-	$(BIN)/python -m pytest -m "not integration"
+	$(BIN)/python -m pytest -m "not integration and not containers"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -111,7 +111,7 @@ class PredictShortcut:
         if environ["REQUEST_METHOD"] != "POST" or not path.endswith("predict"):
             return self.app(environ, start_response)
         started = time.perf_counter()
-        raw = _plain_body(environ, self.services.settings.max_body_bytes)
+        raw = _plain_body(environ, path, self.services.settings.max_body_bytes)
         if raw is None:
             return self.app(environ, start_response)
         request_id = request_id_from(environ.get(_REQUEST_ID))
@@ -164,10 +164,10 @@ class PredictShortcut:
         return encoded, routed.job_id
 
 
-def _plain_body(environ: dict[str, Any], max_bytes: int) -> bytes | None:
-    """The body of a request that announced its length, within `max_bytes`, as plain
-    JSON (no Content-Encoding or Transfer-Encoding); None, and nothing read, for any
-    other (the app decides about it)."""
+def _plain_body(environ: dict[str, Any], path: str, max_bytes: int) -> bytes | None:
+    """The body of a request to an ASCII `path` that announced its length, within
+    `max_bytes`, as plain JSON (no Content-Encoding or Transfer-Encoding); None, and
+    nothing read, for any other (the app decides about it)."""
     length = environ.get("CONTENT_LENGTH") or ""
     content_type = environ.get("CONTENT_TYPE") or ""
     if (
@@ -176,7 +176,7 @@ def _plain_body(environ: dict[str, Any], max_bytes: int) -> bytes | None:
         or content_type.partition(";")[0].strip().lower() != "application/json"
         or "HTTP_CONTENT_ENCODING" in environ
         or "HTTP_TRANSFER_ENCODING" in environ
-        or not environ.get("PATH_INFO", "").isascii()
+        or not path.isascii()
     ):
         return None
     return environ["wsgi.input"].read(int(length))

@@ -19,12 +19,33 @@ from typing import Any
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from service.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
+# The virtualenvs `make test` installs: the project's (requirements-dev.txt) and the
+# manifest and container checkers' (requirements-deploy.txt).
+DEV_BIN, DEPLOY_BIN = Path(sys.executable).parent, ROOT / ".venv-deploy" / "bin"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def tool(name: str, where: Path = DEV_BIN) -> str:
+    """A command installed by `make test` in the virtualenv `where`; fails saying so."""
+    path = where / name
+    if not path.exists():
+        pytest.fail(f"{name} is missing from {where}: make test installs it")
+    return str(path)
+
+
+def metric_samples(text: str) -> dict[tuple[str, frozenset], float]:
+    """A /metrics answer, parsed: (sample name, labels) -> value."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def free_port() -> int:

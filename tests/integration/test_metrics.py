@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import example, wait_until
+from tests.helpers import example, metric_samples, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -43,11 +42,7 @@ class Scrape(dict):
         status, headers, body = call(f"{server}/metrics")
         assert status == 200
         assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
-        super().__init__(
-            ((sample.name, frozenset(sample.labels.items())), sample.value)
-            for family in text_string_to_metric_families(body.decode())
-            for sample in family.samples
-        )
+        super().__init__(metric_samples(body.decode()))
 
     def value(self, name: str, **labels: str) -> float:
         return self.get((name, frozenset(labels.items())), 0.0)

@@ -14,6 +14,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from service.app import create_app
 from service.config import Settings
 from service.ml.datasets import builtin_arrays
+from tests.helpers import metric_samples
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +27,8 @@ JSON = "application/json"
 def answers(app: Any, path: str, **request: Any) -> tuple[tuple, tuple, bool]:
     """The answer of the shortcut and of the app behind it to one request, as (status,
     headers, body), and whether the shortcut passed the request to Flask."""
-    request.setdefault("method", "POST")
-    request.setdefault("headers", {})["X-Request-ID"] = "same-request-id-for-both"
+    headers = {**request.pop("headers", {}), "X-Request-ID": "same-request-id-for-both"}
+    request = {"method": "POST", **request, "headers": headers}
     seen: list[Any] = []
 
     def answer(wsgi: Any) -> tuple:
@@ -73,7 +74,7 @@ def test_a_good_prediction_is_answered_without_flask_as_flask_answers_it(
     app: Any, digits: str, body: dict[str, Any], headers: dict[str, str]
 ) -> None:
     by_shortcut, by_app, passed_on = answers(
-        app, f"/v1/models/{digits}/predict", json=body, headers=dict(headers)
+        app, f"/v1/models/{digits}/predict", json=body, headers=headers
     )
     assert not passed_on
     assert by_shortcut[0] == "200 OK"
@@ -134,19 +135,16 @@ def test_an_alias_and_an_upper_case_job_id_are_resolved_as_the_app_resolves_them
 
 
 def test_shortcut_predictions_are_counted_like_the_apps(app: Any, digits: str) -> None:
+    route = {"route": "/v1/models/{ref}/predict"}
+
     def counts() -> tuple[float, float]:
-        text = app.test_client().get("/metrics").get_data(as_text=True)
-        requests = rows = 0.0
-        for line in text.splitlines():
-            if 'route="/v1/models/{ref}/predict"' not in line:
-                continue
-            if line.startswith("keras_service_http_request_duration_seconds_count") and (
-                'status="200"' in line
-            ):
-                requests += float(line.rsplit(" ", 1)[1])
-            if line.startswith("keras_service_predict_rows_total"):
-                rows += float(line.rsplit(" ", 1)[1])
-        return requests, rows
+        samples = metric_samples(app.test_client().get("/metrics").get_data(as_text=True))
+        requests = frozenset({**route, "method": "POST", "status": "200"}.items())
+        rows = frozenset({**route, "protocol": "native"}.items())
+        return (
+            samples.get(("keras_service_http_request_duration_seconds_count", requests), 0.0),
+            samples.get(("keras_service_predict_rows_total", rows), 0.0),
+        )
 
     before = counts()
     for _ in range(3):

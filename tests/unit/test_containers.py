@@ -21,7 +21,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, tool
 
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "docker-compose.yml"
@@ -37,14 +37,6 @@ RUNTIME_FILES = (
     "worker",
 )
 WORKER_THREAD_POOLS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
-
-
-def tool(name: str) -> str:
-    """A command installed in the virtualenv with the dev requirements."""
-    path = Path(sys.executable).with_name(name)
-    if not path.exists():
-        pytest.fail(f"{name} is missing: make test installs it (requirements-dev.txt)")
-    return str(path)
 
 
 def instructions() -> list[tuple[str, str]]:

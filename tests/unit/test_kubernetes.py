@@ -19,10 +19,9 @@ import yaml
 
 from service.config import Settings
 from service.store.jobs import PRIORITIES, queue_name
-from tests.helpers import ROOT
+from tests.helpers import DEPLOY_BIN, ROOT, tool
 
 OVERLAYS = ("dev", "production")
-TOOLS = ROOT / ".venv-deploy" / "bin"
 # Validates the KEDA objects of a rendered overlay (stdin) with KEDA's models, unknown
 # fields refused; prints one line per invalid object.
 KEDA_CHECK = """
@@ -37,20 +36,17 @@ for doc in yaml.safe_load_all(sys.stdin):
 """
 
 
-def tool(name: str) -> str:
-    path = TOOLS / name
-    if not path.exists():
-        pytest.fail(f"{name} is missing: make test installs it (requirements-deploy.txt)")
-    return str(path)
-
-
 def run(*command: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=600)
 
 
 @cache
 def rendered(overlay: str) -> str:
-    result = run(tool("kubectl"), "kustomize", str(ROOT / "deploy" / "k8s" / "overlays" / overlay))
+    result = run(
+        tool("kubectl", DEPLOY_BIN),
+        "kustomize",
+        str(ROOT / "deploy" / "k8s" / "overlays" / overlay),
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -75,14 +71,16 @@ def overlay(request: pytest.FixtureRequest) -> str:
 def test_every_object_is_valid_against_the_kubernetes_schemas(overlay: str, tmp_path: Path) -> None:
     manifest = tmp_path / f"{overlay}.yaml"
     manifest.write_text(rendered(overlay))
-    result = run(tool("kubernetes-validate"), "--strict", "--quiet", "--no-warn", str(manifest))
+    result = run(
+        tool("kubernetes-validate", DEPLOY_BIN), "--strict", "--quiet", "--no-warn", str(manifest)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     kinds = {kind for kind, _ in objects(overlay)}
     assert {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"} <= kinds
 
 
 def test_the_keda_objects_are_valid_against_kedas_models(overlay: str) -> None:
-    result = run(tool("python"), "-c", KEDA_CHECK, stdin=rendered(overlay))
+    result = run(tool("python", DEPLOY_BIN), "-c", KEDA_CHECK, stdin=rendered(overlay))
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     kinds = {kind for kind, _ in objects(overlay)}
@@ -92,7 +90,7 @@ def test_the_keda_objects_are_valid_against_kedas_models(overlay: str) -> None:
 def test_the_keda_check_refuses_an_unknown_field() -> None:
     # The check itself: a misspelt field of a ScaledObject is reported.
     broken = rendered("dev").replace("minReplicaCount:", "minReplicas:")
-    result = run(tool("python"), "-c", KEDA_CHECK, stdin=broken)
+    result = run(tool("python", DEPLOY_BIN), "-c", KEDA_CHECK, stdin=broken)
     assert "ScaledObject worker" in result.stdout
     assert "minReplicas" in result.stdout
 
@@ -101,7 +99,7 @@ def test_checkov_fails_no_check_and_each_skip_says_why(overlay: str, tmp_path: P
     manifest = tmp_path / f"{overlay}.yaml"
     manifest.write_text(rendered(overlay))
     result = run(
-        tool("checkov"), "-f", str(manifest), "--framework", "kubernetes",
+        tool("checkov", DEPLOY_BIN), "-f", str(manifest), "--framework", "kubernetes",
         "--output", "json", "--quiet",
     )  # fmt: skip
     report = json.loads(result.stdout)
